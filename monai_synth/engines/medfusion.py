@@ -1,0 +1,307 @@
+"""Medfusion training workflow: autoencoder phase, latent diffusion phase, then a report.
+
+After Mueller-Franzes et al., "Diffusion Probabilistic Models beat GAN on Medical 2D Images" (Medfusion),
+reference code mueller-franzes/medfusion. The bundle config (``bundles/medfusion/train.json``) builds one
+``MedfusionWorkflow`` from plain settings; the workflow stores the network settings in its final
+checkpoints, so sampling rebuilds exactly the trained networks (``load_medfusion``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import ignite.distributed as idist
+import torch
+from monai.networks.nets import DiffusionModelUNet, PatchDiscriminator
+from torch import nn
+
+from monai_synth.engines.checkpoint import atomic_torch_save, load_state
+from monai_synth.engines.image_tensors import ImageTensorSet, load_image_tensors
+from monai_synth.engines.indexing import iterations_per_epoch
+from monai_synth.engines.latent_sampling import generate_images
+from monai_synth.engines.medfusion_steps import AutoencoderStep, LatentDiffusionStep, autocast_for
+from monai_synth.engines.training_run import TrainingPhase, unwrap
+from monai_synth.handlers.ema import WeightEMA
+from monai_synth.losses.autoencoder import AutoencoderReconstructionLoss
+from monai_synth.networks.medfusion_vae import LatentImageAutoencoder
+
+logger = logging.getLogger("monai_synth")
+
+
+def build_unet(args: dict, latent_channels: int, num_classes: int) -> DiffusionModelUNet:
+    """MONAI's DiffusionModelUNet on the latents, with one extra class embedding for 'no label'."""
+    levels = len(args["channels"])
+    return DiffusionModelUNet(
+        spatial_dims=2,
+        in_channels=latent_channels,
+        out_channels=latent_channels,
+        channels=tuple(args["channels"]),
+        attention_levels=tuple(args.get("attention_levels", (False,) * levels)),
+        num_res_blocks=args.get("num_res_blocks", 1),
+        norm_num_groups=args.get("norm_num_groups", 32),
+        num_head_channels=args.get("num_head_channels", 32),
+        resblock_updown=args.get("resblock_updown", False),
+        num_class_embeds=num_classes + 1,
+    )
+
+
+def build_schedule(args: dict):
+    """The training noise schedule from its settings (``num_steps``, ``kind``, ``beta_start``, ``beta_end``)."""
+    from monai_synth.diffusion import make_schedule
+
+    return make_schedule(**args)
+
+
+class MedfusionWorkflow:
+    """Train Medfusion's two phases on one dataset and write checkpoints, sample grids, curves and metrics.
+
+    Args:
+        output_dir: run folder (``autoencoder/``, ``diffusion/``, ``samples_grid.png``, ``metrics.json``...).
+        dataset_dir: any source the data layer reads; empty = the embedded phantom data.
+        image_size: square training size; channels: image channels.
+        autoencoder_args: ``LatentImageAutoencoder`` settings.
+        discriminator_args: ``PatchDiscriminator`` settings (``channels``, ``num_layers_d``), or None.
+        unet_args: ``DiffusionModelUNet`` settings (``channels``, ``num_res_blocks``, ``attention_levels``...).
+        schedule_args: ``make_schedule`` settings.
+        autoencoder_epochs / diffusion_epochs: epochs of each phase.
+        batch_size / autoencoder_batch_size: per-rank batch sizes of the diffusion / autoencoder phase.
+        learning_rate / autoencoder_learning_rate: AdamW learning rates.
+        label_dropout: classifier-free-guidance label dropout in training.
+        ema_decay: EMA decay of the UNet weights (0 disables EMA; sampling then uses the raw weights).
+        prediction: "epsilon" or "v".
+        sample: settings of the end-of-training sample grid (``sampler``, ``steps``, ``guidance_scale``,
+            ``per_class``).
+        precision: "fp32" | "bf16" (autocast) | "fp16" (CUDA only); channels_last: NHWC activations.
+        intensity / window: intensity normalisation of the data layer.
+        seed: everything random derives from it; device: "cpu", "cuda", "cuda:1"...
+    """
+
+    def __init__(
+        self,
+        output_dir: str,
+        dataset_dir: str | None = None,
+        image_size: int = 64,
+        channels: int = 1,
+        autoencoder_args: dict | None = None,
+        discriminator_args: dict | None = None,
+        unet_args: dict | None = None,
+        schedule_args: dict | None = None,
+        autoencoder_epochs: int = 10,
+        diffusion_epochs: int = 50,
+        batch_size: int = 32,
+        autoencoder_batch_size: int = 16,
+        learning_rate: float = 2e-4,
+        autoencoder_learning_rate: float = 2e-4,
+        label_dropout: float = 0.5,
+        ema_decay: float = 0.999,
+        prediction: str = "epsilon",
+        adversarial_weight: float = 0.05,
+        adversarial_start_epoch: int = 1,
+        sample: dict | None = None,
+        precision: str = "fp32",
+        channels_last: bool = False,
+        intensity: str = "auto",
+        window: str | None = None,
+        split: str = "train",
+        phantom_count: int = 512,
+        num_classes: int | None = None,
+        checkpoint_every: int = 200,
+        log_every: int = 10,
+        seed: int = 0,
+        device: str = "cpu",
+        evaluation: dict | None = None,
+    ) -> None:
+        self.out = Path(output_dir)
+        self.dataset_dir = dataset_dir or None
+        self.image_size, self.channels = int(image_size), int(channels)
+        self.ae_args = {"in_channels": self.channels, **(autoencoder_args or {})}
+        self.disc_args = discriminator_args
+        self.unet_args = unet_args or {"channels": [64, 128, 128]}
+        self.schedule_args = schedule_args or {"num_steps": 1000, "kind": "scaled_linear", "beta_start": 0.002, "beta_end": 0.02}
+        self.ae_epochs, self.dm_epochs = int(autoencoder_epochs), int(diffusion_epochs)
+        self.batch_size, self.ae_batch_size = int(batch_size), int(autoencoder_batch_size)
+        self.lr, self.ae_lr = float(learning_rate), float(autoencoder_learning_rate)
+        self.label_dropout, self.ema_decay, self.prediction = float(label_dropout), float(ema_decay), prediction
+        self.adv_w, self.adv_start_epoch = float(adversarial_weight), int(adversarial_start_epoch)
+        self.sample_args = {"sampler": "ddim", "steps": 50, "guidance_scale": 1.0, "per_class": 8, **(sample or {})}
+        self.precision, self.channels_last = precision, bool(channels_last)
+        self.intensity, self.window, self.split = intensity, window, split
+        self.phantom_count, self.num_classes = int(phantom_count), num_classes
+        self.checkpoint_every, self.log_every = int(checkpoint_every), int(log_every)
+        self.seed = int(seed)
+        self.device = torch.device(device if (device != "cuda" or torch.cuda.is_available()) else "cpu")
+        self.evaluation = evaluation
+        self.rank, self.world = idist.get_rank(), idist.get_world_size()
+        self.timings: dict[str, float] = {}
+
+    # ------------------------------------------------------------------ public
+    def run(self) -> dict[str, Any]:
+        """Train both phases (resuming or skipping finished ones), then write the report; return metrics."""
+        torch.manual_seed(self.seed)
+        self.out.mkdir(parents=True, exist_ok=True)
+        data = load_image_tensors(
+            self.dataset_dir, self.image_size, self.channels, self.intensity, self.window, self.split,
+            self.phantom_count, self.seed, num_classes=self.num_classes,
+        )
+        vae = self.train_autoencoder(data)
+        unet_ema, extra = self.train_diffusion(data, vae)
+        if self.rank != 0:
+            return {}
+        return self.report(data, vae, unet_ema, extra)
+
+    def train_autoencoder(self, data: ImageTensorSet) -> LatentImageAutoencoder:
+        """Phase 1: the VAE (+ PatchGAN discriminator); returns the trained VAE in eval mode."""
+        vae = LatentImageAutoencoder(**self.ae_args).to(self.device)
+        phase_dir = self.out / "autoencoder"
+        if not (phase_dir / "final.pt").exists():
+            disc = None
+            if self.disc_args:
+                disc = PatchDiscriminator(spatial_dims=2, in_channels=self.channels, out_channels=1, **self.disc_args)
+                disc = disc.to(self.device)
+            opt_g = torch.optim.AdamW(vae.parameters(), lr=self.ae_lr, betas=(0.5, 0.9))
+            opt_d = torch.optim.AdamW(disc.parameters(), lr=self.ae_lr, betas=(0.5, 0.9)) if disc else None
+            vae_t, disc_t = self._distribute(vae), self._distribute(disc)
+            per_epoch = iterations_per_epoch(len(data), self.ae_batch_size, self.world)
+            step = AutoencoderStep(
+                vae_t, disc_t, opt_g, opt_d, data.images, self.ae_batch_size, self.seed,
+                AutoencoderReconstructionLoss(ssim_window=7 if self.image_size < 128 else 11),
+                adversarial_weight=self.adv_w, adversarial_start=self.adv_start_epoch * per_epoch + 1,
+                device=self.device, precision=self.precision, rank=self.rank, world_size=self.world,
+            )
+            to_save: dict[str, Any] = {"autoencoder": vae, "opt_g": opt_g}
+            if disc is not None:
+                to_save.update(discriminator=disc, opt_d=opt_d)
+            phase = TrainingPhase(
+                "autoencoder", self.out, step, to_save, {"autoencoder": vae}, per_epoch, self.ae_epochs,
+                self.checkpoint_every, self.log_every, final_extra=lambda: {"autoencoder_args": self.ae_args},
+            )
+            phase.run()
+            self.timings["autoencoder_seconds"] = phase.seconds
+            self.timings["autoencoder_images_per_second"] = _rate(phase, self.ae_batch_size * self.world)
+        vae.load_state_dict(load_state(phase_dir / "final.pt", self.device)["autoencoder"])
+        return vae.eval().requires_grad_(False)
+
+    def train_diffusion(self, data: ImageTensorSet, vae: LatentImageAutoencoder) -> tuple[nn.Module, dict]:
+        """Phase 2: UNet on the frozen VAE's scaled latents; returns the EMA UNet and the sampling settings."""
+        mu, sigma = encode_all(vae, data.images, self.device, self.precision)
+        scale = float(1.0 / mu.float().std())
+        n_cls = data.num_classes
+        unet = build_unet(self.unet_args, vae.latent_channels, n_cls).to(self.device)
+        if self.channels_last:
+            unet = unet.to(memory_format=torch.channels_last)
+        schedule = build_schedule(self.schedule_args).to(self.device)
+        extra = {
+            "latent_scale": scale,
+            "latent_shape": list(mu.shape[1:]),
+            "num_classes": n_cls,
+            "null_label": n_cls,
+            "class_names": data.class_names,
+            "unet_args": dict(self.unet_args),
+            "schedule_args": dict(self.schedule_args),
+            "prediction": self.prediction,
+            "intensity": data.intensity,
+            "image_size": self.image_size,
+            "channels": self.channels,
+        }
+        phase_dir = self.out / "diffusion"
+        if not (phase_dir / "final.pt").exists():
+            ema = WeightEMA(unet, self.ema_decay) if self.ema_decay > 0 else None
+            opt = torch.optim.AdamW(unet.parameters(), lr=self.lr, weight_decay=0.0)
+            per_epoch = iterations_per_epoch(len(data), self.batch_size, self.world)
+            step = LatentDiffusionStep(
+                self._distribute(unet), opt, ema, schedule, mu, sigma, data.labels, scale, self.batch_size,
+                self.seed, self.label_dropout, n_cls, self.prediction, device=self.device,
+                precision=self.precision, channels_last=self.channels_last, rank=self.rank, world_size=self.world,
+            )
+            to_save: dict[str, Any] = {"unet": unet, "optimizer": opt}
+            final: dict[str, Any] = {"unet": unet}
+            if ema is not None:
+                to_save["ema"] = ema
+                final["unet_ema"] = ema.ema
+            phase = TrainingPhase(
+                "diffusion", self.out, step, to_save, final, per_epoch, self.dm_epochs,
+                self.checkpoint_every, self.log_every, final_extra=lambda: extra,
+            )
+            phase.run()
+            self.timings["diffusion_seconds"] = phase.seconds
+            self.timings["diffusion_images_per_second"] = _rate(phase, self.batch_size * self.world)
+        state = load_state(phase_dir / "final.pt", self.device)
+        unet.load_state_dict(state.get("unet_ema", state["unet"]))
+        return unet.eval().requires_grad_(False), extra
+
+    def report(self, data: ImageTensorSet, vae: nn.Module, unet: nn.Module, extra: dict) -> dict[str, Any]:
+        """Sample grid per class, loss curves, and ``metrics.json`` in the run folder."""
+        from monai_synth.engines.medfusion_report import write_report
+
+        return write_report(self, data, vae, unet, extra)
+
+    # ---------------------------------------------------------------- helpers
+    def _distribute(self, net: nn.Module | None) -> nn.Module | None:
+        if net is None or self.world == 1:
+            return net
+        ids = [self.device.index] if self.device.type == "cuda" else None
+        return nn.parallel.DistributedDataParallel(net, device_ids=ids)
+
+
+@torch.no_grad()
+def encode_all(
+    vae: LatentImageAutoencoder, images: torch.Tensor, device: torch.device, precision: str = "fp32", batch: int = 64
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Posterior mean and std of the latents of every image, computed once (the VAE is frozen)."""
+    mus, sigmas = [], []
+    for start in range(0, images.shape[0], batch):
+        with autocast_for(device, precision):
+            mu, sigma = vae.encode(images[start : start + batch].to(device))
+        mus.append(mu.float().cpu())
+        sigmas.append(sigma.float().cpu())
+    return torch.cat(mus), torch.cat(sigmas)
+
+
+def _rate(phase: TrainingPhase, global_batch: int) -> float:
+    done = phase.max_epochs * phase.epoch_length
+    return round(done * global_batch / phase.seconds, 2) if phase.seconds > 0 else 0.0
+
+
+def load_medfusion(checkpoint_dir: str | Path, device: str | torch.device = "cpu") -> dict[str, Any]:
+    """Rebuild the trained VAE and EMA UNet from a training output folder.
+
+    Returns a dict with ``vae``, ``unet``, ``schedule`` and the sampling settings stored at training time
+    (``latent_scale``, ``latent_shape``, ``null_label``, ``prediction``...), plus ``checkpoint_sha256``.
+    """
+    from monai_synth.engines.checkpoint import sha256_of
+
+    ckdir = Path(checkpoint_dir)
+    ae_path, dm_path = ckdir / "autoencoder" / "final.pt", ckdir / "diffusion" / "final.pt"
+    for p in (ae_path, dm_path):
+        if not p.exists():
+            raise FileNotFoundError(f"{p}: no trained model here; run bundles/medfusion/train.json first")
+    device = torch.device(device)
+    ae_state, dm_state = load_state(ae_path, device), load_state(dm_path, device)
+    vae = LatentImageAutoencoder(**ae_state["autoencoder_args"]).to(device)
+    vae.load_state_dict(ae_state["autoencoder"])
+    unet = build_unet(dm_state["unet_args"], vae.latent_channels, dm_state["num_classes"]).to(device)
+    unet.load_state_dict(dm_state.get("unet_ema", dm_state["unet"]))
+    info = {k: v for k, v in dm_state.items() if k not in ("unet", "unet_ema", "history")}
+    info.update(
+        vae=vae.eval().requires_grad_(False),
+        unet=unet.eval().requires_grad_(False),
+        schedule=build_schedule(dm_state["schedule_args"]).to(device),
+        checkpoint_sha256=sha256_of(dm_path),
+        autoencoder_sha256=sha256_of(ae_path),
+    )
+    return info
+
+
+def save_json_atomic(obj: Any, path: Path) -> None:
+    """Write JSON through a temporary file and a rename."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(obj, indent=2, default=float))
+    tmp.replace(path)
+
+
+def now_iso() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())

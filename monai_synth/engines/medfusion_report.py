@@ -1,0 +1,164 @@
+"""End-of-training report of a Medfusion run: per-class sample grid, loss curves, metrics.json."""
+
+from __future__ import annotations
+
+import logging
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from monai_synth.engines.checkpoint import load_state
+from monai_synth.engines.image_tensors import ImageTensorSet
+from monai_synth.engines.latent_sampling import generate_images
+from monai_synth.engines.medfusion_steps import autocast_for
+
+logger = logging.getLogger("monai_synth")
+
+
+def to_uint8(images: torch.Tensor) -> np.ndarray:
+    """(B, C, H, W) in [-1, 1] -> (B, H, W[, C]) uint8."""
+    x = ((images.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).cpu().numpy()
+    return x[:, 0] if x.shape[1] == 1 else x.transpose(0, 2, 3, 1)
+
+
+def save_grid(rows: list[np.ndarray], path: Path, pad: int = 2) -> Path:
+    """Save rows of uint8 images (one row per class) as one PNG, written atomically."""
+    from PIL import Image
+
+    h, w = rows[0].shape[1:3]
+    ncol = max(r.shape[0] for r in rows)
+    shape = (len(rows) * (h + pad) + pad, ncol * (w + pad) + pad) + rows[0].shape[3:]
+    canvas = np.full(shape, 255, dtype=np.uint8)
+    for i, row in enumerate(rows):
+        for j, img in enumerate(row):
+            y, x = pad + i * (h + pad), pad + j * (w + pad)
+            canvas[y : y + h, x : x + w] = img
+    tmp = path.with_name(f".{path.name}.tmp.png")
+    Image.fromarray(canvas).save(tmp)
+    tmp.replace(path)
+    return path
+
+
+def plot_losses(histories: dict[str, dict], path: Path) -> Path | None:
+    """One panel per phase with every logged loss against the iteration (PNG)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    histories = {k: v for k, v in histories.items() if v and v.get("iterations")}
+    if not histories:
+        return None
+    fig, axes = plt.subplots(1, len(histories), figsize=(6 * len(histories), 4), squeeze=False)
+    for ax, (name, hist) in zip(axes[0], histories.items()):
+        for key, values in hist["values"].items():
+            if key in ("grad_norm",):
+                continue
+            ax.plot(hist["iterations"], values, label=key)
+        ax.set_title(name)
+        ax.set_xlabel("iteration")
+        ax.set_yscale("log")
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    tmp = path.with_name(f".{path.name}.tmp.png")
+    fig.savefig(tmp, dpi=100)
+    plt.close(fig)
+    tmp.replace(path)
+    return path
+
+
+@torch.no_grad()
+def reconstruction_quality(vae: nn.Module, images: torch.Tensor, device: torch.device, precision: str) -> dict:
+    """PSNR (dB, data range 2) and mean L1 of the autoencoder's reconstructions (posterior mean)."""
+    x = images[:256].to(device)
+    with autocast_for(device, precision):
+        mu, _ = vae.encode(x)
+        rec = vae.decode(mu).float().clamp(-1, 1)
+    mse = (rec - x).pow(2).flatten(1).mean(1)
+    psnr = (10 * torch.log10(4.0 / mse.clamp_min(1e-12))).mean().item()
+    return {"autoencoder_psnr_db": round(psnr, 3), "autoencoder_l1": round((rec - x).abs().mean().item(), 5)}
+
+
+def sample_per_class(wf, vae: nn.Module, unet: nn.Module, extra: dict, per_class: int, **overrides) -> list[torch.Tensor]:
+    """``per_class`` samples of every class with the workflow's sampling settings."""
+    s = {**wf.sample_args, **overrides}
+    schedule = wf_schedule(extra, wf.device)
+    out = []
+    for c in range(extra["num_classes"]):
+        labels = torch.full((per_class,), c, dtype=torch.long)
+        out.append(
+            generate_images(
+                vae, unet, schedule, labels, tuple(extra["latent_shape"]), extra["latent_scale"], extra["null_label"],
+                sampler=s["sampler"], steps=int(s["steps"]), eta=float(s.get("eta", 0.0)),
+                guidance_scale=float(s["guidance_scale"]), seed=wf.seed + 100_000 * (c + 1),
+                prediction=extra["prediction"], device=wf.device, precision=wf.precision,
+                channels_last=wf.channels_last,
+            )
+        )
+    return out
+
+
+def wf_schedule(extra: dict, device: torch.device):
+    from monai_synth.engines.medfusion import build_schedule
+
+    return build_schedule(extra["schedule_args"]).to(device)
+
+
+def phantom_ctr_check(samples: list[torch.Tensor]) -> dict:
+    """Mean measured cardiothoracic ratio per generated class (phantom data: label 1 = CTR > 0.5)."""
+    from monai_synth.data import measure_ctr
+
+    out: dict[str, Any] = {}
+    for c, imgs in enumerate(samples):
+        ctr = np.array([measure_ctr(im.cpu().numpy()) for im in imgs], dtype=float)
+        ok = ctr[~np.isnan(ctr)]
+        out[f"class_{c}"] = {
+            "n": int(len(ctr)),
+            "measured": int(len(ok)),
+            "ctr_mean": float(ok.mean()) if len(ok) else math.nan,
+            "ctr_std": float(ok.std()) if len(ok) else math.nan,
+            "fraction_ctr_above_0.5": float((ok > 0.5).mean()) if len(ok) else math.nan,
+        }
+    return out
+
+
+def write_report(wf, data: ImageTensorSet, vae: nn.Module, unet: nn.Module, extra: dict) -> dict[str, Any]:
+    """Write ``samples_grid_synthetic.png``, ``loss_curves.png`` and ``metrics.json``; return the metrics."""
+    from monai_synth.engines.medfusion import now_iso, save_json_atomic
+
+    out = wf.out
+    per_class = int(wf.sample_args["per_class"])
+    samples = sample_per_class(wf, vae, unet, extra, per_class)
+    real_rows = [data.images[data.labels == c][:per_class] for c in range(extra["num_classes"])]
+    save_grid([to_uint8(s) for s in samples], out / "samples_grid_synthetic.png")
+    save_grid([to_uint8(r) for r in real_rows if len(r)], out / "real_grid.png")
+    histories = {
+        name: load_state(out / name / "final.pt").get("history") for name in ("autoencoder", "diffusion")
+    }
+    plot_losses(histories, out / "loss_curves.png")
+    metrics: dict[str, Any] = {
+        "written_at": now_iso(),
+        "dataset": wf.dataset_dir or "phantom",
+        "num_images": len(data),
+        "num_classes": extra["num_classes"],
+        "image_size": wf.image_size,
+        "latent_shape": extra["latent_shape"],
+        "latent_scale": extra["latent_scale"],
+        "sampler": dict(wf.sample_args),
+        "device": str(wf.device),
+        "precision": wf.precision,
+        **wf.timings,
+        **reconstruction_quality(vae, data.images, wf.device, wf.precision),
+    }
+    for name, hist in histories.items():
+        if hist and hist["iterations"]:
+            metrics[f"{name}_final_loss"] = hist["values"]["loss"][-1]
+    if wf.dataset_dir is None:
+        metrics["phantom_ctr_of_samples"] = phantom_ctr_check(samples)
+    save_json_atomic(metrics, out / "metrics.json")
+    logger.info("report written to %s", out)
+    return metrics

@@ -1,0 +1,162 @@
+"""One resumable training phase: an Ignite engine, periodic checkpoints, TensorBoard, a loss history.
+
+The step function reads its batch from the iteration number (see ``indexing``), so the engine's data is just
+``range(epoch_length)`` and resuming is exact. A phase whose final weights file exists is not run again.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import ignite.distributed as idist
+import torch
+from ignite.engine import Engine, Events
+from ignite.handlers import Checkpoint, DiskSaver
+
+from monai_synth.engines.checkpoint import atomic_torch_save, latest_checkpoint, load_state
+
+logger = logging.getLogger("monai_synth")
+
+
+class LossHistory:
+    """Mean of each logged value over windows of ``every`` iterations; saved in checkpoints."""
+
+    def __init__(self, every: int = 10) -> None:
+        self.every = every
+        self.iterations: list[int] = []
+        self.values: dict[str, list[float]] = {}
+        self._acc: dict[str, list[float]] = {}
+
+    def add(self, iteration: int, output: dict[str, float]) -> dict[str, float] | None:
+        """Accumulate one step's values; return the window means when a window closes."""
+        for k, v in output.items():
+            self._acc.setdefault(k, []).append(float(v))
+        if iteration % self.every:
+            return None
+        means = {k: sum(v) / len(v) for k, v in self._acc.items()}
+        self._acc = {}
+        self.iterations.append(iteration)
+        for k, v in means.items():
+            self.values.setdefault(k, []).append(v)
+        return means
+
+    def state_dict(self) -> dict:
+        return {"every": self.every, "iterations": self.iterations, "values": self.values, "pending": self._acc}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.every, self.iterations, self.values = state["every"], list(state["iterations"]), dict(state["values"])
+        self._acc = dict(state.get("pending", {}))
+
+
+class TrainingPhase:
+    """Run ``step_fn`` for ``max_epochs`` x ``epoch_length`` iterations with checkpoint/resume.
+
+    Args:
+        name: phase name, used for folders and log tags.
+        output_dir: the phase writes ``output_dir/name/`` (checkpoints, ``final.pt``, TensorBoard events).
+        step_fn: ``step_fn(engine) -> dict[str, float]`` doing one optimisation step for
+            ``engine.state.iteration`` (1-based).
+        to_save: objects with ``state_dict``/``load_state_dict`` to checkpoint (networks, optimisers, EMA...).
+        final: objects whose state dicts make up ``final.pt`` (e.g. the EMA network).
+        epoch_length: iterations per epoch.
+        max_epochs: epochs to run.
+        checkpoint_every: iterations between checkpoints (the last one is always written).
+        log_every: iterations per loss-history window and log line.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        output_dir: str | Path,
+        step_fn: Callable[[Engine], dict[str, float]],
+        to_save: dict[str, Any],
+        final: dict[str, Any],
+        epoch_length: int,
+        max_epochs: int,
+        checkpoint_every: int = 200,
+        log_every: int = 10,
+        final_extra: Callable[[], dict] | None = None,
+    ) -> None:
+        self.name = name
+        self.dir = Path(output_dir) / name
+        self.step_fn = step_fn
+        self.history = LossHistory(log_every)
+        self.to_save = {**to_save, "history": self.history}
+        self.final = final
+        self.final_extra = final_extra
+        self.epoch_length = epoch_length
+        self.max_epochs = max_epochs
+        self.checkpoint_every = checkpoint_every
+        self.seconds = 0.0
+
+    @property
+    def final_path(self) -> Path:
+        return self.dir / "final.pt"
+
+    def is_done(self) -> bool:
+        return self.final_path.exists()
+
+    def run(self) -> Path:
+        """Train (or resume, or skip when ``final.pt`` exists) and return the path of ``final.pt``."""
+        if self.is_done():
+            logger.info("%s: %s exists, not retraining", self.name, self.final_path)
+            return self.final_path
+        engine = Engine(lambda e, _: self.step_fn(e))
+        self.to_save["engine"] = engine
+        ckpt = Checkpoint(
+            self.to_save,
+            DiskSaver(str(self.dir), atomic=True, require_empty=False),
+            n_saved=1,
+            global_step_transform=lambda e, _: e.state.iteration,
+        )
+        writer = self._tensorboard()
+        engine.add_event_handler(Events.ITERATION_COMPLETED, self._record, writer)  # before the checkpoint
+        engine.add_event_handler(Events.ITERATION_COMPLETED(every=self.checkpoint_every) | Events.COMPLETED, ckpt)
+        self._resume(engine)
+        start = time.perf_counter()
+        engine.run(range(self.epoch_length), max_epochs=self.max_epochs)
+        self.seconds = time.perf_counter() - start
+        if writer is not None:
+            writer.close()
+        payload = {k: v.state_dict() for k, v in self.final.items()}
+        payload["history"] = self.history.state_dict()
+        if self.final_extra is not None:
+            payload.update(self.final_extra())
+        if idist.get_rank() == 0:
+            atomic_torch_save(payload, self.final_path)
+        idist.barrier() if idist.get_world_size() > 1 else None
+        return self.final_path
+
+    def _resume(self, engine: Engine) -> None:
+        last = latest_checkpoint(self.dir)
+        if last is None:
+            return
+        Checkpoint.load_objects(self.to_save, load_state(last))
+        logger.info("%s: resumed from %s at iteration %d", self.name, last.name, engine.state.iteration)
+
+    def _tensorboard(self):
+        if idist.get_rank() != 0:
+            return None
+        from torch.utils.tensorboard import SummaryWriter
+
+        return SummaryWriter(log_dir=str(self.dir / "tensorboard"))
+
+    def _record(self, engine: Engine, writer) -> None:
+        it = engine.state.iteration
+        means = self.history.add(it, engine.state.output)
+        if means is None:
+            return
+        total = self.max_epochs * self.epoch_length
+        logger.info("%s it %d/%d  %s", self.name, it, total, "  ".join(f"{k}={v:.4g}" for k, v in means.items()))
+        if writer is not None:
+            for k, v in means.items():
+                writer.add_scalar(f"{self.name}/{k}", v, it)
+
+
+def unwrap(model: torch.nn.Module) -> torch.nn.Module:
+    """The network inside a DistributedDataParallel wrapper (or the network itself)."""
+    return getattr(model, "module", model)
