@@ -69,7 +69,7 @@ def load_image_tensors(
         skip_bad: skip unreadable inputs (listed in the log) instead of failing.
         num_classes: force the number of classes (default: max label + 1).
     """
-    from monai_synth.data import ReadImage2Dd, build_datalist
+    from monai_synth.data import ReadImage2Dd, build_datalist, class_names
     from monai_synth.transforms import make_intensity_transform
 
     datalist = build_datalist(
@@ -92,6 +92,7 @@ def load_image_tensors(
         labels.append(int(entry.get("label", 0)))
     labels_t = torch.tensor(labels, dtype=torch.long)
     n_cls = num_classes or int(labels_t.max()) + 1
-    names = [str(c) for c in range(n_cls)]
+    names = class_names(dataset_dir or None, split=split) or []
+    names = names + [str(c) for c in range(len(names), n_cls)]
     logger.info("loaded %d images of %d classes at %d px from %s", len(images), n_cls, image_size, dataset_dir or "phantom")
     return ImageTensorSet(torch.stack(images).contiguous(), labels_t, names, {"mode": intensity, "window": window})

@@ -1,0 +1,148 @@
+"""The ``monai-synth`` command.
+
+Subcommands:
+
+- ``inspect PATH [--json]``: what a folder or file holds (DICOM series with modality, slices, size, spacing
+  and intensity range; image counts, sizes and classes; NIfTI volumes; datalists; MedMNIST archives).
+- ``datalist SOURCE --out FILE.json``: build a datalist once (any source kind, with the same selection
+  options as ``build_datalist``) and write it as a JSON list that bundles and ``build_datalist`` read back.
+- ``evaluate --real PATH --fake PATH --out DIR ...``: score synthetic images (``monai_synth.metrics.evaluate``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+__all__ = ["main", "build_parser"]
+
+logger = logging.getLogger("monai_synth.cli")
+
+
+def _add_inspect(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("inspect", help="describe a data folder or file",
+                                   description="Describe what a data folder or file holds.")
+    parser.add_argument("path", help="folder, DICOM export, DICOMDIR, NIfTI, .csv/.json datalist or .npz")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of text")
+    parser.add_argument("--axis", type=int, default=2, choices=(0, 1, 2), help="NIfTI slicing axis (default 2)")
+    parser.add_argument("--split", default="train", help="split folder of a train/val/test layout")
+    parser.add_argument("--no-intensity", action="store_true",
+                        help="DICOM: do not read pixel data for the intensity range (faster)")
+    parser.set_defaults(func=_run_inspect)
+
+
+def _add_datalist(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("datalist", help="build a datalist and write it as JSON",
+                                   description="Build a datalist from any source and write it as JSON.")
+    parser.add_argument("source", help="folder, DICOM export, NIfTI, .csv/.json datalist or .npz")
+    parser.add_argument("--out", required=True, help="JSON file to write (a list of entries)")
+    parser.add_argument("--split", default="train", help="train, val, test or all (default train)")
+    parser.add_argument("--axis", type=int, default=2, choices=(0, 1, 2), help="NIfTI slicing axis")
+    parser.add_argument("--keep-empty", action="store_true", help="NIfTI: keep constant slices")
+    parser.add_argument("--modality", action="append", help="DICOM Modality to keep (repeatable)")
+    parser.add_argument("--series-description", help="DICOM: case-insensitive text in SeriesDescription")
+    parser.add_argument("--series-uid", action="append", help="DICOM SeriesInstanceUID to keep (repeatable)")
+    parser.add_argument("--skip-bad", action="store_true", help="skip bad inputs instead of failing")
+    parser.add_argument("--report", help="with --skip-bad: write the skipped inputs to this CSV file")
+    parser.set_defaults(func=_run_datalist)
+
+
+def _add_evaluate(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("evaluate", help="score synthetic images against real ones",
+                                   description="Score synthetic images against real ones.")
+    parser.add_argument("--real", required=True, metavar="PATH", help="real images (any data source)")
+    parser.add_argument("--fake", required=True, metavar="PATH", help="synthetic images (any data source)")
+    parser.add_argument("--out", required=True, metavar="DIR", help="output folder for the scores")
+    parser.add_argument("--labels-real", metavar="PATH", help="labels of the real images")
+    parser.add_argument("--labels-fake", metavar="PATH", help="labels of the synthetic images")
+    parser.add_argument("--batch-size", type=int, default=None, metavar="N", help="batch size")
+    parser.add_argument("--device", default=None, metavar="D", help="torch device (default: the evaluator's)")
+    parser.set_defaults(func=_run_evaluate)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``monai-synth``."""
+    parser = argparse.ArgumentParser(prog="monai-synth", description="Generative models for 2D medical images.")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-v, -vv)")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    subparsers.required = True
+    _add_inspect(subparsers)
+    _add_datalist(subparsers)
+    _add_evaluate(subparsers)
+    return parser
+
+
+def _run_inspect(args: argparse.Namespace) -> int:
+    from monai_synth.data.inspect import format_inspection, inspect_source
+
+    info = inspect_source(args.path, axis=args.axis, split=args.split, intensity=not args.no_intensity)
+    print(json.dumps(info, indent=2) if args.json else format_inspection(info))
+    return 0
+
+
+def _write_json(data: object, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(data, handle, indent=1)
+            handle.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _run_datalist(args: argparse.Namespace) -> int:
+    from monai_synth.data import build_datalist, detect_source_kind
+
+    if detect_source_kind(args.source) == "phantom":
+        print("error: the phantom is generated in memory; it has no files to list", file=sys.stderr)
+        return 1
+    entries = build_datalist(
+        args.source, split=None if args.split == "all" else args.split, axis=args.axis,
+        skip_empty=not args.keep_empty, modality=args.modality, series_description=args.series_description,
+        series_uid=args.series_uid, skip_bad=args.skip_bad, report_path=args.report)
+    _write_json(entries, Path(args.out))
+    print(f"{len(entries)} entries written to {args.out}")
+    return 0
+
+
+def _run_evaluate(args: argparse.Namespace) -> int:
+    try:
+        from monai_synth.metrics.evaluate import run_evaluate_cli
+    except ModuleNotFoundError as err:
+        if err.name and err.name.startswith("monai_synth"):
+            print(f"error: evaluation is not available in this installation ({err})", file=sys.stderr)
+            return 2
+        raise
+    result = run_evaluate_cli(args)
+    return result if isinstance(result, int) else 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``monai-synth`` with ``argv`` (default: ``sys.argv[1:]``); returns the exit status.
+
+    Bad input (:class:`monai_synth.data.errors.DataError`) is reported as ``error: <file>: <problem>``
+    with exit status 1, without a traceback.
+    """
+    args = build_parser().parse_args(argv)
+    level = (logging.WARNING, logging.INFO, logging.DEBUG)[min(args.verbose, 2)]
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    from monai_synth.data.errors import DataError
+
+    try:
+        return args.func(args)
+    except DataError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
