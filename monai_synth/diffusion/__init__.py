@@ -1,1 +1,23 @@
+"""Noise schedules and samplers as small pure functions over a denoiser ``denoiser(x_t, t) -> eps``."""
 
+from monai_synth.diffusion.guidance import classifier_free_guidance
+from monai_synth.diffusion.samplers import sample_ddim, sample_ddpm, sample_dpmpp_2m
+from monai_synth.diffusion.schedules import SCHEDULE_KINDS, NoiseSchedule, make_schedule
+from monai_synth.diffusion.timesteps import SPACINGS, log_snr, make_timesteps
+from monai_synth.diffusion.utils import append_dims, clip_prediction, randn_like
+
+__all__ = [
+    "NoiseSchedule",
+    "make_schedule",
+    "SCHEDULE_KINDS",
+    "make_timesteps",
+    "SPACINGS",
+    "log_snr",
+    "sample_ddpm",
+    "sample_ddim",
+    "sample_dpmpp_2m",
+    "classifier_free_guidance",
+    "append_dims",
+    "randn_like",
+    "clip_prediction",
+]

@@ -1,0 +1,162 @@
+"""Discrete-time variance-preserving noise schedule (Ho et al. 2020) and conversions between predictions.
+
+Notation: ``ab_t = alphas_cumprod[t]``; the forward process is
+``x_t = sqrt(ab_t) * x0 + sqrt(1 - ab_t) * eps`` for training timesteps ``t = 0 .. T-1``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from monai_synth.diffusion.utils import append_dims
+
+__all__ = ["NoiseSchedule", "make_schedule", "SCHEDULE_KINDS"]
+
+SCHEDULE_KINDS = ("linear", "scaled_linear", "cosine")
+
+
+class NoiseSchedule(nn.Module):
+    """The tensors of a discrete noise schedule, as buffers, with small named conversions.
+
+    Buffers are float64 (``1 - ab_t`` near ``t = 0`` needs the precision); every method returns the
+    dtype of its tensor input. Buffers follow ``.to(device)``; do not cast the schedule to half.
+
+    Args:
+        betas: 1D tensor of per-step noise variances in ``(0, 1)``.
+
+    Raises:
+        ValueError: if ``betas`` is not 1D or has values outside ``(0, 1)``.
+    """
+
+    betas: torch.Tensor
+    alphas: torch.Tensor
+    alphas_cumprod: torch.Tensor
+    sqrt_alphas_cumprod: torch.Tensor
+    sqrt_one_minus_alphas_cumprod: torch.Tensor
+
+    def __init__(self, betas: torch.Tensor) -> None:
+        super().__init__()
+        betas = torch.as_tensor(betas, dtype=torch.float64)
+        if betas.ndim != 1 or betas.numel() == 0:
+            raise ValueError(f"betas must be a non-empty 1D tensor, got shape {tuple(betas.shape)}.")
+        if not bool(((betas > 0) & (betas < 1)).all()):
+            raise ValueError(f"betas must lie in (0, 1), got range [{betas.min():.3g}, {betas.max():.3g}].")
+        alphas = 1.0 - betas
+        alphas_cumprod = torch.cumprod(alphas, dim=0)
+        self.register_buffer("betas", betas)
+        self.register_buffer("alphas", alphas)
+        self.register_buffer("alphas_cumprod", alphas_cumprod)
+        self.register_buffer("sqrt_alphas_cumprod", alphas_cumprod.sqrt())
+        self.register_buffer("sqrt_one_minus_alphas_cumprod", (1.0 - alphas_cumprod).sqrt())
+
+    @property
+    def num_steps(self) -> int:
+        """Number of training timesteps ``T``."""
+        return self.betas.shape[0]
+
+    def _coef(self, buffer: torch.Tensor, t: torch.Tensor | int, like: torch.Tensor) -> torch.Tensor:
+        """Gather ``buffer[t]`` and shape it to broadcast against ``like`` (2D or 3D batches)."""
+        t = torch.as_tensor(t, device=buffer.device).long()
+        return append_dims(buffer[t], like.ndim).to(device=like.device, dtype=like.dtype)
+
+    def add_noise(self, x0: torch.Tensor, noise: torch.Tensor, t: torch.Tensor | int) -> torch.Tensor:
+        """Sample ``q(x_t | x0)``: ``sqrt(ab_t) x0 + sqrt(1 - ab_t) noise``."""
+        return self._coef(self.sqrt_alphas_cumprod, t, x0) * x0 + self._coef(
+            self.sqrt_one_minus_alphas_cumprod, t, x0
+        ) * noise
+
+    def predict_x0_from_eps(self, x_t: torch.Tensor, t: torch.Tensor | int, eps: torch.Tensor) -> torch.Tensor:
+        """Clean sample implied by a noise prediction: ``(x_t - sqrt(1 - ab_t) eps) / sqrt(ab_t)``."""
+        return (x_t - self._coef(self.sqrt_one_minus_alphas_cumprod, t, x_t) * eps) / self._coef(
+            self.sqrt_alphas_cumprod, t, x_t
+        )
+
+    def predict_eps_from_x0(self, x_t: torch.Tensor, t: torch.Tensor | int, x0: torch.Tensor) -> torch.Tensor:
+        """Noise implied by a clean-sample prediction: ``(x_t - sqrt(ab_t) x0) / sqrt(1 - ab_t)``."""
+        return (x_t - self._coef(self.sqrt_alphas_cumprod, t, x_t) * x0) / self._coef(
+            self.sqrt_one_minus_alphas_cumprod, t, x_t
+        )
+
+    def velocity(self, x0: torch.Tensor, noise: torch.Tensor, t: torch.Tensor | int) -> torch.Tensor:
+        """v-prediction target (Salimans & Ho 2022): ``v = sqrt(ab_t) noise - sqrt(1 - ab_t) x0``."""
+        return self._coef(self.sqrt_alphas_cumprod, t, x0) * noise - self._coef(
+            self.sqrt_one_minus_alphas_cumprod, t, x0
+        ) * x0
+
+    def predict_eps_from_v(self, x_t: torch.Tensor, t: torch.Tensor | int, v: torch.Tensor) -> torch.Tensor:
+        """Noise implied by a v-prediction: ``sqrt(1 - ab_t) x_t + sqrt(ab_t) v``."""
+        return self._coef(self.sqrt_one_minus_alphas_cumprod, t, x_t) * x_t + self._coef(
+            self.sqrt_alphas_cumprod, t, x_t
+        ) * v
+
+    def predict_x0_from_v(self, x_t: torch.Tensor, t: torch.Tensor | int, v: torch.Tensor) -> torch.Tensor:
+        """Clean sample implied by a v-prediction: ``sqrt(ab_t) x_t - sqrt(1 - ab_t) v``."""
+        return self._coef(self.sqrt_alphas_cumprod, t, x_t) * x_t - self._coef(
+            self.sqrt_one_minus_alphas_cumprod, t, x_t
+        ) * v
+
+    def snr(self, t: torch.Tensor | int) -> torch.Tensor:
+        """Signal-to-noise ratio ``ab_t / (1 - ab_t)`` at ``t``, float32, same shape as ``t`` (e.g. Min-SNR weights)."""
+        t = torch.as_tensor(t, device=self.alphas_cumprod.device).long()
+        ab = self.alphas_cumprod[t]
+        return (ab / (1.0 - ab)).float()
+
+    def sample_timesteps(
+        self, batch: int, generator: torch.Generator | None = None, device: torch.device | str | None = None
+    ) -> torch.Tensor:
+        """Uniform training timesteps ``t ~ U{0, ..., T-1}``.
+
+        Args:
+            batch: number of timesteps.
+            generator: source of randomness (drawn on its own device); ``None`` uses the global generator.
+            device: device of the returned tensor (default: the buffers' device).
+
+        Returns:
+            LongTensor of shape ``(batch,)``.
+        """
+        device = self.betas.device if device is None else device
+        draw_on = generator.device if generator is not None else device
+        t = torch.randint(0, self.num_steps, (batch,), generator=generator, device=draw_on)
+        return t.to(device)
+
+
+def _cosine_betas(num_steps: int, s: float = 0.008, max_beta: float = 0.999) -> torch.Tensor:
+    """Betas of the cosine schedule (Nichol & Dhariwal 2021, eq. 17), clipped at ``max_beta``."""
+    steps = torch.arange(num_steps + 1, dtype=torch.float64) / num_steps
+    f = torch.cos((steps + s) / (1 + s) * math.pi / 2) ** 2
+    return (1.0 - f[1:] / f[:-1]).clamp(max=max_beta)
+
+
+def make_schedule(
+    num_steps: int = 1000, kind: str = "linear", beta_start: float = 1e-4, beta_end: float = 0.02
+) -> NoiseSchedule:
+    """Build a :class:`NoiseSchedule`.
+
+    Args:
+        num_steps: number of training timesteps ``T``.
+        kind: ``"linear"`` (Ho et al. 2020), ``"scaled_linear"`` (betas linear in sqrt space,
+            ``linspace(sqrt(beta_start), sqrt(beta_end)) ** 2`` as in diffusers/Medfusion) or
+            ``"cosine"`` (Nichol & Dhariwal 2021; ignores ``beta_start``/``beta_end``).
+        beta_start: first beta (linear kinds).
+        beta_end: last beta (linear kinds).
+
+    Returns:
+        The schedule module.
+
+    Raises:
+        ValueError: on an unknown ``kind``, ``num_steps < 1`` or betas outside ``(0, 1)``.
+    """
+    if num_steps < 1:
+        raise ValueError(f"num_steps must be >= 1, got {num_steps}.")
+    if kind == "linear":
+        betas = torch.linspace(beta_start, beta_end, num_steps, dtype=torch.float64)
+    elif kind == "scaled_linear":
+        betas = torch.linspace(beta_start**0.5, beta_end**0.5, num_steps, dtype=torch.float64) ** 2
+    elif kind == "cosine":
+        betas = _cosine_betas(num_steps)
+    else:
+        raise ValueError(f"Unknown schedule kind {kind!r}; expected one of {SCHEDULE_KINDS}.")
+    return NoiseSchedule(betas)

@@ -1,0 +1,78 @@
+"""Which training timesteps a sampler visits ("timestep spacing").
+
+Every spacing returns ``steps`` distinct training timesteps in decreasing order; a sampler evaluates the
+denoiser once at each and then steps to the next one, and from the last one to clean data.
+
+- ``"leading"``: ``t_i = i * (T // steps)`` (DDIM paper, diffusers "leading"). Ends at ``t = 0`` but starts
+  below ``T - 1``, so the first input is not pure noise (Lin et al. 2024).
+- ``"trailing"``: ``t_i = round(T - i * T / steps) - 1`` (Lin et al. 2024, diffusers "trailing"). Starts at
+  ``T - 1``; ends at ``round(T / steps) - 1``.
+- ``"linspace"``: ``round(linspace(T - 1, 0, steps))``: both ends (Medfusion's code truncates instead).
+- ``"logsnr"``: uniform in the log signal-to-noise ratio ``lambda_t = log(sqrt(ab_t / (1 - ab_t)))``
+  between ``t = T - 1`` and ``t = 0``, each target snapped to the training timestep with the nearest
+  ``lambda`` (DPM-Solver's recommended "logSNR" spacing, Lu et al. 2022). Dense near ``t = 0``.
+"""
+
+from __future__ import annotations
+
+import torch
+
+__all__ = ["make_timesteps", "SPACINGS", "log_snr"]
+
+SPACINGS = ("leading", "trailing", "linspace", "logsnr")
+
+
+def log_snr(alphas_cumprod: torch.Tensor) -> torch.Tensor:
+    """Half log signal-to-noise ratio ``lambda = log(alpha / sigma)`` in float64."""
+    ab = alphas_cumprod.detach().double().cpu()
+    return 0.5 * (torch.log(ab) - torch.log1p(-ab))
+
+
+def _strictly_decreasing(candidates: list[int]) -> list[int]:
+    """Make snapped timesteps distinct and decreasing while keeping room for the ones after them."""
+    n, out = len(candidates), []
+    for i, t in enumerate(candidates):
+        t = max(t, n - 1 - i)
+        if out:
+            t = min(t, out[-1] - 1)
+        out.append(t)
+    return out
+
+
+def _logsnr_spacing(alphas_cumprod: torch.Tensor, steps: int) -> list[int]:
+    """Timesteps uniform in log-SNR between ``t = T - 1`` and ``t = 0``."""
+    lam = log_snr(alphas_cumprod)
+    targets = torch.linspace(float(lam[-1]), float(lam[0]), steps, dtype=torch.float64)
+    nearest = (lam[None, :] - targets[:, None]).abs().argmin(dim=1)
+    return [int(t) for t in nearest]
+
+
+def make_timesteps(alphas_cumprod: torch.Tensor, steps: int, spacing: str = "trailing") -> list[int]:
+    """Decreasing training timesteps for a sampler with ``steps`` denoiser evaluations.
+
+    Args:
+        alphas_cumprod: the schedule's ``alphas_cumprod`` (length ``T``).
+        steps: number of timesteps, ``1 <= steps <= T``.
+        spacing: one of ``"leading"``, ``"trailing"``, ``"linspace"``, ``"logsnr"`` (see module docstring).
+
+    Returns:
+        ``steps`` distinct ints in ``[0, T - 1]``, decreasing.
+
+    Raises:
+        ValueError: on an unknown spacing or ``steps`` outside ``[1, T]``.
+    """
+    num_train = int(alphas_cumprod.shape[0])
+    if not 1 <= steps <= num_train:
+        raise ValueError(f"steps must be in [1, {num_train}] for this schedule, got {steps}.")
+    if spacing == "leading":
+        ratio = num_train // steps
+        grid = [i * ratio for i in reversed(range(steps))]
+    elif spacing == "trailing":
+        grid = [round(num_train - i * num_train / steps) - 1 for i in range(steps)]
+    elif spacing == "linspace":
+        grid = [int(t) for t in torch.linspace(num_train - 1, 0, steps, dtype=torch.float64).round()]
+    elif spacing == "logsnr":
+        grid = _logsnr_spacing(alphas_cumprod, steps)
+    else:
+        raise ValueError(f"Unknown timestep spacing {spacing!r}; expected one of {SPACINGS}.")
+    return _strictly_decreasing(grid)
