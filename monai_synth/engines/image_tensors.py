@@ -73,7 +73,7 @@ def load_image_tensors(
     from monai_synth.transforms import make_intensity_transform
 
     datalist = build_datalist(
-        dataset_dir or None, split=split, skip_bad=skip_bad, phantom_count=phantom_count, phantom_size=image_size, seed=seed
+        dataset_dir or None, split=split, skip_bad=skip_bad, phantom_count=phantom_count, phantom_size=max(image_size, 32), seed=seed
     )
     if not datalist:
         raise ValueError(f"{dataset_dir}: no images found")

@@ -1,0 +1,151 @@
+"""Every Medfusion bundle config runs for one tiny iteration; outputs are complete and marked synthetic."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+from monai.bundle import run
+
+from monai_synth.engines.checkpoint import load_state
+
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+MEDFUSION_TINY = {
+    "image_size": 16,
+    "phantom_count": 8,
+    "batch_size": 4,
+    "autoencoder_batch_size": 4,
+    "autoencoder_epochs": 1,
+    "diffusion_epochs": 1,
+    "adversarial_start_epoch": 0,
+    "precision": "fp32",
+    "autoencoder#channels": [8, 16],
+    "autoencoder#norm_num_groups": 8,
+    "autoencoder#latent_channels": 2,
+    "discriminator#channels": 8,
+    "unet#channels": [16, 32],
+    "unet#attention_levels": [False, True],
+    "unet#norm_num_groups": 8,
+    "unet#num_head_channels": 8,
+    "noise_schedule#num_steps": 20,
+    "sample#steps": 2,
+    "sample#per_class": 2,
+    "checkpoint_every": 1,
+    "log_every": 1,
+    "device": "cpu",
+}
+
+
+
+BUNDLE = REPO / "bundles" / "medfusion"
+
+
+def _train(out, **extra):
+    run(config_file=str(BUNDLE / "train.json"), output_dir=str(out), **{**MEDFUSION_TINY, **extra})
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    out = tmp_path_factory.mktemp("medfusion")
+    _train(out)
+    return out
+
+
+def test_train_writes_everything(trained):
+    for name in ("samples_grid_synthetic.png", "real_grid.png", "loss_curves.png", "metrics.json",
+                 "autoencoder/final.pt", "diffusion/final.pt"):
+        assert (trained / name).is_file(), name
+    assert list((trained / "diffusion" / "tensorboard").glob("events.out.tfevents.*"))
+    metrics = json.loads((trained / "metrics.json").read_text())
+    assert metrics["num_classes"] == 2 and metrics["image_size"] == 16
+    assert set(metrics["phantom_ctr_of_samples"]) == {"class_0", "class_1"}
+    final = load_state(trained / "diffusion" / "final.pt")
+    assert {"unet", "unet_ema", "latent_scale", "history"} <= set(final)
+    assert final["latent_scale"] > 0
+
+
+def test_finished_phases_are_not_retrained(trained):
+    stamps = {p: (trained / p).stat().st_mtime_ns for p in ("autoencoder/final.pt", "diffusion/final.pt")}
+    _train(trained)
+    assert stamps == {p: (trained / p).stat().st_mtime_ns for p in stamps}
+
+
+@pytest.mark.parametrize("fmt,suffix", [("png", ".png"), ("dicom", ".dcm"), ("nifti", ".nii.gz")])
+def test_sample_config(trained, tmp_path, fmt, suffix):
+    out = tmp_path / fmt
+    common = dict(checkpoint_dir=str(trained), num_samples=3, class_label=1, steps=2, batch_size=2, device="cpu")
+    run(config_file=str(BUNDLE / "sample.json"), output_dir=str(out), format=fmt, **common)
+    files = sorted(p for p in out.rglob(f"*{suffix}"))
+    assert len(files) == 3
+    lines = [json.loads(x) for x in (out / "manifest.jsonl").read_text().splitlines()]
+    assert len(lines) == 3 and all(r["synthetic"] and r["condition"]["class_label"] == 1 for r in lines)
+    assert {r["seed"] for r in lines} == {0, 1, 2}
+    if fmt == "dicom":
+        import pydicom
+
+        ds = pydicom.dcmread(files[0])
+        assert ds.SyntheticData == "YES" and "SYNTHETIC" in ds.SeriesDescription.upper()
+
+
+def test_sample_same_seed_same_images(trained, tmp_path):
+    from PIL import Image
+    import numpy as np
+
+    common = dict(checkpoint_dir=str(trained), num_samples=2, class_label=0, steps=2, device="cpu", seed=5)
+    run(config_file=str(BUNDLE / "sample.json"), output_dir=str(tmp_path / "a"), batch_size=2, **common)
+    run(config_file=str(BUNDLE / "sample.json"), output_dir=str(tmp_path / "b"), batch_size=1, **common)
+    a = sorted((tmp_path / "a").glob("*.png"))
+    b = sorted((tmp_path / "b").glob("*.png"))
+    assert [p.name for p in a] == [p.name for p in b]
+    for pa, pb in zip(a, b):
+        diff = np.abs(np.asarray(Image.open(pa), dtype=int) - np.asarray(Image.open(pb), dtype=int)).max()
+        assert diff <= 1  # batch composition changes float summation order only
+
+
+def test_sample_rejects_unknown_class(trained, tmp_path):
+    with pytest.raises(RuntimeError) as err:  # MONAI wraps errors of config expressions
+        run(config_file=str(BUNDLE / "sample.json"), output_dir=str(tmp_path), checkpoint_dir=str(trained),
+            class_label=7, num_samples=1, steps=2, device="cpu")
+    assert isinstance(err.value.__cause__, ValueError) and "class_label" in str(err.value.__cause__)
+
+
+def test_metadata_verifies_offline():
+    from monai.bundle import verify_metadata
+
+    verify_metadata(meta_file=str(BUNDLE / "metadata.json"),
+                    filepath=str(REPO / "monai_synth" / "schemas" / "bundle_meta_schema.json"))
+
+
+def test_paper_preset_layers_and_builds():
+    from monai.bundle import ConfigParser
+
+    parser = ConfigParser()
+    parser.read_config([str(BUNDLE / "train.json"), str(REPO / "configs" / "presets" / "paper.json")])
+    assert parser["image_size"] == 256 and parser["autoencoder"]["latent_channels"] == 8
+    assert parser["unet"]["channels"] == [256, 256, 512, 1024]
+    from monai_synth.networks.medfusion_vae import LatentImageAutoencoder
+
+    vae = LatentImageAutoencoder(in_channels=1, **parser["autoencoder"])
+    assert vae.compression == 8
+
+
+def test_multi_gpu_override_two_processes_gloo(tmp_path):
+    """torchrun with 2 CPU processes (gloo): DDP training, rank-0-only writing."""
+    overrides = []
+    for k, v in {**MEDFUSION_TINY, "phantom_count": 16}.items():
+        overrides += [f"--{k}", json.dumps(v) if not isinstance(v, str) else v]
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29531",
+           "-m", "monai.bundle", "run", "--config_file",
+           f"['{BUNDLE / 'train.json'}','{BUNDLE / 'multi_gpu_train.json'}']", "--output_dir", str(tmp_path), *overrides]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    res = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert (tmp_path / "diffusion" / "final.pt").is_file() and (tmp_path / "metrics.json").is_file()
+    assert len(list((tmp_path / "diffusion" / "tensorboard").glob("events.*"))) == 1  # rank 0 only
