@@ -163,6 +163,12 @@ class StyleGAN2Step:
 
     def _prepare(self, batch: Mapping[str, Any]) -> tuple[torch.Tensor, torch.Tensor | None]:
         images = torch.as_tensor(batch["image"]).to(self.device, torch.float32)
+        if images.shape[1:] != (self.generator.image_channels, self.generator.image_size, self.generator.image_size):
+            raise ValueError(
+                f"batch images have shape {tuple(images.shape[1:])} but the networks expect "
+                f"({self.generator.image_channels}, {self.generator.image_size}, {self.generator.image_size}): "
+                "check the 'channels' and 'image_size' settings."
+            )
         if self.generator.num_classes == 0:
             return images, None
         if batch.get("label") is None:
@@ -172,7 +178,9 @@ class StyleGAN2Step:
             raise ValueError(f"labels must be in [0, {self.generator.num_classes}), got {labels.tolist()}.")
         return images, labels
 
-    def _generate(self, batch_size: int, labels: torch.Tensor | None, update_w_avg: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    def _generate(
+        self, batch_size: int, labels: torch.Tensor | None, update_w_avg: bool
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         z = torch.randn(batch_size, self.generator.z_dim, device=self.device)
         ws = self.generator.map(z, labels, update_w_avg=update_w_avg)
         ws = self.generator.mix_styles(ws, labels, self.style_mixing_prob)
@@ -294,7 +302,8 @@ def _image_grid(images: torch.Tensor, columns: int, pad: int = 2) -> torch.Tenso
     padded = torch.full((rows * columns, c, h + pad, w + pad), -1.0, dtype=images.dtype)
     padded[:n, :, :h, :w] = images
     grid = padded.reshape(rows, columns, c, h + pad, w + pad).permute(2, 0, 3, 1, 4)
-    return grid.reshape(c, rows * (h + pad), columns * (w + pad))[:, : rows * (h + pad) - pad, : columns * (w + pad) - pad]
+    grid = grid.reshape(c, rows * (h + pad), columns * (w + pad))
+    return grid[:, : rows * (h + pad) - pad, : columns * (w + pad) - pad]
 
 
 @torch.no_grad()
@@ -372,8 +381,9 @@ class StyleGAN2Trainer(Engine):
             n_saved=n_saved,
             global_step_transform=lambda engine, _: engine.state.iteration,
         )
-        self.add_event_handler(Events.ITERATION_COMPLETED(every=max(1, int(checkpoint_every))), self.checkpointer)
-        self.add_event_handler(Events.COMPLETED, self.checkpointer)
+        self.checkpoint_every = max(1, int(checkpoint_every))
+        self.add_event_handler(Events.ITERATION_COMPLETED(every=self.checkpoint_every), self.checkpointer)
+        self.add_event_handler(Events.COMPLETED, self._save_last)
         self.add_event_handler(Events.ITERATION_COMPLETED(every=self.log_every), self._log)
         self.add_event_handler(Events.COMPLETED, self.write_sample_grids)
         self._tensorboard = None
@@ -394,11 +404,11 @@ class StyleGAN2Trainer(Engine):
         latest = latest_stylegan2_checkpoint(self.checkpoint_dir)
         if latest is not None:
             Checkpoint.load_objects(self.to_save, str(latest))
-            saved = sorted(
-                (int(p.stem.rsplit("_", 1)[1]), p.name) for p in self.checkpoint_dir.glob(f"{CHECKPOINT_PREFIX}_checkpoint_*.pt")
-            )
+            pattern = f"{CHECKPOINT_PREFIX}_checkpoint_*.pt"
+            saved = sorted((int(p.stem.rsplit("_", 1)[1]), p.name) for p in self.checkpoint_dir.glob(pattern))
             self.checkpointer.load_state_dict({"_saved": saved})
-            logger.info("resumed from %s (iteration %d, %.1f kimg)", latest, self.state.iteration, self.step.num_images / 1000)
+            kimg = self.step.num_images / 1000
+            logger.info("resumed from %s (iteration %d, %.1f kimg)", latest, self.state.iteration, kimg)
             return latest
         if self.resume_from is not None:
             networks = {"generator": self.step.generator, "generator_ema": self.step.generator_ema,
@@ -412,16 +422,21 @@ class StyleGAN2Trainer(Engine):
         self.resume()
         total = self.total_iterations()
         if self.state.iteration >= total and self.state.max_iters is not None:
-            logger.info("training already complete (%d/%d iterations): writing sample grids only", self.state.iteration, total)
+            logger.info("training complete (%d/%d iterations): writing sample grids only", self.state.iteration, total)
             self.write_sample_grids()
             return self.state
         if self.state.max_iters is not None:
             self.state.max_iters = total
-        logger.info("training %d iterations (%.1f kimg) into %s", total, total * self._batch_size() / 1000, self.output_dir)
+        kimg = total * self._batch_size() / 1000
+        logger.info("training %d iterations (%.1f kimg) into %s", total, kimg, self.output_dir)
         try:
             return super().run(self.data_loader, max_iters=total)
         finally:
             self._close_tensorboard()
+
+    def _save_last(self, engine: Engine) -> None:
+        if engine.state.iteration % self.checkpoint_every:
+            self.checkpointer(engine)
 
     def _batch_size(self) -> int:
         return getattr(self.data_loader, "batch_size", None) or 1
@@ -464,6 +479,11 @@ class StyleGAN2Trainer(Engine):
         self._writer().flush()
         logger.info("sample grids: %s", ", ".join(str(p) for p in paths))
         return paths
+
+
+def _latent(z_dim: int, seed: int) -> torch.Tensor:
+    """The latent z of one sample, from its own seed (CPU generator: the same on every device)."""
+    return torch.randn(z_dim, generator=torch.Generator().manual_seed(seed))
 
 
 class StyleGAN2SampleWriter:
@@ -529,9 +549,7 @@ class StyleGAN2SampleWriter:
             for start in range(0, self.num_samples, self.batch_size):
                 indices = range(start, min(start + self.batch_size, self.num_samples))
                 labels = self._labels(generator, indices)
-                z = torch.stack(
-                    [torch.randn(generator.z_dim, generator=torch.Generator().manual_seed(self.seed + i)) for i in indices]
-                ).to(self.device)
+                z = torch.stack([_latent(generator.z_dim, self.seed + i) for i in indices]).to(self.device)
                 lab = torch.tensor(labels, device=self.device) if labels[0] is not None else None
                 images = generator(z, lab, truncation_psi=self.truncation_psi, noise_mode="const").float().clamp(-1, 1)
                 records = [
