@@ -78,6 +78,7 @@ class MedfusionWorkflow:
         precision: "fp32" | "bf16" (autocast) | "fp16" (CUDA only); channels_last: NHWC activations.
         intensity / window: intensity normalisation of the data layer.
         seed: everything random derives from it; device: "cpu", "cuda", "cuda:1"...
+        handlers: Ignite handlers attached to both phases' engines (``--tracking mlflow`` adds MLflow here).
     """
 
     def __init__(
@@ -114,6 +115,7 @@ class MedfusionWorkflow:
         seed: int = 0,
         device: str = "cpu",
         evaluation: dict | None = None,
+        handlers: list | None = None,
     ) -> None:
         self.out = Path(output_dir)
         self.dataset_dir = dataset_dir or None
@@ -135,6 +137,7 @@ class MedfusionWorkflow:
         self.seed = int(seed)
         self.device = torch.device(device if (device != "cuda" or torch.cuda.is_available()) else "cpu")
         self.evaluation = evaluation
+        self.handlers = list(handlers or [])
         self.rank, self.world = idist.get_rank(), idist.get_world_size()
         self.timings: dict[str, float] = {}
 
@@ -162,6 +165,9 @@ class MedfusionWorkflow:
             if self.disc_args:
                 disc = PatchDiscriminator(spatial_dims=2, in_channels=self.channels, out_channels=1, **self.disc_args)
                 disc = disc.to(self.device)
+            if self.channels_last:
+                vae.to(memory_format=torch.channels_last)
+                disc = disc.to(memory_format=torch.channels_last) if disc is not None else None
             opt_g = torch.optim.AdamW(vae.parameters(), lr=self.ae_lr, betas=(0.5, 0.9))
             opt_d = torch.optim.AdamW(disc.parameters(), lr=self.ae_lr, betas=(0.5, 0.9)) if disc else None
             vae_t, disc_t = self._distribute(vae), self._distribute(disc)
@@ -170,7 +176,8 @@ class MedfusionWorkflow:
                 vae_t, disc_t, opt_g, opt_d, data.images, self.ae_batch_size, self.seed,
                 AutoencoderReconstructionLoss(ssim_window=7 if self.image_size < 128 else 11),
                 adversarial_weight=self.adv_w, adversarial_start=self.adv_start_epoch * per_epoch + 1,
-                device=self.device, precision=self.precision, rank=self.rank, world_size=self.world,
+                device=self.device, precision=self.precision, channels_last=self.channels_last,
+                rank=self.rank, world_size=self.world,
             )
             to_save: dict[str, Any] = {"autoencoder": vae, "opt_g": opt_g}
             if disc is not None:
@@ -178,6 +185,7 @@ class MedfusionWorkflow:
             phase = TrainingPhase(
                 "autoencoder", self.out, step, to_save, {"autoencoder": vae}, per_epoch, self.ae_epochs,
                 self.checkpoint_every, self.log_every, final_extra=lambda: {"autoencoder_args": self.ae_args},
+                handlers=self.handlers,
             )
             phase.run()
             self.timings["autoencoder_seconds"] = phase.seconds
@@ -224,7 +232,7 @@ class MedfusionWorkflow:
                 final["unet_ema"] = ema.ema
             phase = TrainingPhase(
                 "diffusion", self.out, step, to_save, final, per_epoch, self.dm_epochs,
-                self.checkpoint_every, self.log_every, final_extra=lambda: extra,
+                self.checkpoint_every, self.log_every, final_extra=lambda: extra, handlers=self.handlers,
             )
             phase.run()
             self.timings["diffusion_seconds"] = phase.seconds

@@ -35,7 +35,7 @@ class AutoencoderStep:
         loss: reconstruction loss.
         adversarial_weight: weight of the generator's adversarial loss.
         adversarial_start: first iteration (1-based) with the adversarial terms (the reference code warms up).
-        device: compute device; precision: "fp32" | "bf16" | "fp16".
+        device: compute device; precision: "fp32" | "bf16" | "fp16"; channels_last: NHWC activations.
         rank / world_size: for distributed runs.
     """
 
@@ -53,9 +53,11 @@ class AutoencoderStep:
         adversarial_start: int = 1,
         device: torch.device | str = "cpu",
         precision: str = "fp32",
+        channels_last: bool = False,
         rank: int = 0,
         world_size: int = 1,
     ) -> None:
+        self.channels_last = channels_last
         self.vae, self.disc, self.opt_g, self.opt_d = vae, discriminator, opt_g, opt_d
         self.images, self.batch_size, self.seed, self.loss = images, batch_size, seed, loss
         self.gan = PatchGANLoss()
@@ -67,6 +69,8 @@ class AutoencoderStep:
         i = engine.state.iteration - 1
         idx = batch_indices(i, self.images.shape[0], self.batch_size, self.seed, self.rank, self.world)
         x = self.images[idx].to(self.device, non_blocking=True)
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
         g = step_generator(self.seed, i, self.rank, self.device)
         self.vae.train()
         with autocast_for(self.device, self.precision):

@@ -66,6 +66,9 @@ class TrainingPhase:
         max_epochs: epochs to run.
         checkpoint_every: iterations between checkpoints (the last one is always written).
         log_every: iterations per loss-history window and log line.
+        final_extra: returns more entries for ``final.pt`` (settings needed to rebuild the networks).
+        handlers: extra Ignite/MONAI handlers with ``attach(engine)`` (e.g. ``MLFlowHandler`` added by
+            ``--tracking mlflow``); the step's output dict is ``engine.state.output``.
     """
 
     def __init__(
@@ -80,8 +83,10 @@ class TrainingPhase:
         checkpoint_every: int = 200,
         log_every: int = 10,
         final_extra: Callable[[], dict] | None = None,
+        handlers: list | None = None,
     ) -> None:
         self.name = name
+        self.handlers = list(handlers or [])
         self.dir = Path(output_dir) / name
         self.step_fn = step_fn
         self.history = LossHistory(log_every)
@@ -116,6 +121,8 @@ class TrainingPhase:
         writer = self._tensorboard()
         engine.add_event_handler(Events.ITERATION_COMPLETED, self._record, writer)  # before the checkpoint
         engine.add_event_handler(Events.ITERATION_COMPLETED(every=self.checkpoint_every) | Events.COMPLETED, ckpt)
+        for handler in self.handlers:
+            handler.attach(engine)
         self._resume(engine)
         start = time.perf_counter()
         engine.run(range(self.epoch_length), max_epochs=self.max_epochs)

@@ -149,3 +149,25 @@ def test_multi_gpu_override_two_processes_gloo(tmp_path):
     assert res.returncode == 0, res.stderr[-3000:]
     assert (tmp_path / "diffusion" / "final.pt").is_file() and (tmp_path / "metrics.json").is_file()
     assert len(list((tmp_path / "diffusion" / "tensorboard").glob("events.*"))) == 1  # rank 0 only
+
+
+class IterationProbe:
+    """A stand-in tracking handler (MLflow itself is an optional extra) that counts iterations."""
+
+    seen: list[float] = []
+
+    def attach(self, engine) -> None:
+        from ignite.engine import Events
+
+        engine.add_event_handler(Events.ITERATION_COMPLETED, lambda e: IterationProbe.seen.append(e.state.output["loss"]))
+
+
+def test_tracking_settings_attach_handlers(tmp_path):
+    """``--tracking`` (e.g. mlflow) appends its handler to ``train#handlers``; both phases' engines get it."""
+    settings = {
+        "handlers_id": {"trainer": {"id": "train#trainer", "handlers": "train#handlers"}},
+        "configs": {"trainer": {"_target_": f"{__name__}.IterationProbe"}},
+    }
+    IterationProbe.seen.clear()
+    _train(tmp_path, tracking=settings)
+    assert len(IterationProbe.seen) == 4  # 2 autoencoder + 2 diffusion iterations
