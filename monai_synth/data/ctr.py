@@ -4,14 +4,18 @@
 classical image analysis (no learned model), so it can score any image, including generated ones:
 
 1. normalise the intensities by percentiles (any scale: [0, 1], [-1, 1], raw counts);
-2. body = filled region brighter than an Otsu threshold; lungs = dark regions inside the body
-   (a second Otsu threshold over the body), cleaned by morphology; the two largest components,
-   one on each side of the image, are the lungs;
-3. thoracic width = widest row from the outer border of one lung to the outer border of the other;
-4. heart width = distance between the lungs' medial borders where they are pushed apart by the heart:
-   each lung's medial border is followed downwards from the mediastinum, through the cardiac
-   silhouette, until that medial part of the lung ends at the diaphragm;
-5. CTR = heart width / thoracic width.
+2. body = holes-filled region brighter than the lower threshold of a three-class Otsu split,
+   eroded off the dark skin line; lungs = regions inside the body darker than an Otsu threshold
+   over the body, computed after a vertical blur that washes out the ribs, cleaned by morphology;
+   the two largest components, one on each side of the image, are the lungs;
+3. thoracic width = widest row (median over a few rows) from the outer border of one lung to the
+   outer border of the other;
+4. heart width = distance between the lungs' medial borders where the heart pushes them furthest
+   apart: below the most medial point of each lung (the mediastinum), the outermost point of the
+   medial border among rows where that border runs close to vertically (slope <= 0.5 px/row) and
+   the lung is not a thin recess -- the heart's extreme has a vertical tangent, while the diaphragm
+   and the costophrenic tip, which the medial border reaches lower down, do not;
+5. CTR = heart width / thoracic width (both in pixels).
 
 Anything that cannot be found gives ``nan`` instead of an exception, so a batch of poor generated
 images can be scored without special cases. Images are expected in radiograph polarity (air dark,
@@ -21,7 +25,7 @@ bone and heart bright) and PA orientation (heart towards the image right, but ei
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 
 import numpy as np
 import torch
@@ -31,6 +35,7 @@ __all__ = ["ctr_from_masks", "measure_ctr", "measure_ctr_batch"]
 
 _MIN_LUNG_AREA = 0.01  # fraction of the image a lung must cover at least
 _MIN_SIZE = 16
+_WORK_SIZE = 128  # smaller images are upsampled (bilinear) to this size before measuring
 
 
 def _to_2d(image: np.ndarray | torch.Tensor) -> np.ndarray:
@@ -115,24 +120,38 @@ def _segment_lungs(unit: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     cols = np.arange(unit.shape[1])
     if (first.sum(0) * cols).sum() / first.sum() > (second.sum(0) * cols).sum() / second.sum():
         first, second = second, first
-    return first, second
+    return (first, second) if _look_like_lungs(first, second) else None
 
 
-def _thoracic_width(left: np.ndarray, right: np.ndarray) -> int:
-    """Widest row, in pixels, from the outer border of the left lung to that of the right lung.
+def _look_like_lungs(left: np.ndarray, right: np.ndarray) -> bool:
+    """Two lung fields: side by side without horizontal overlap, at the same height, each taller
+    than wide."""
+    (lr, lc), (rr, rc) = (np.flatnonzero(left.any(1)), np.flatnonzero(left.any(0))), (
+        np.flatnonzero(right.any(1)), np.flatnonzero(right.any(0)))  # fmt: skip
+    if lc[-1] >= rc[0]:
+        return False
+    overlap = min(lr[-1], rr[-1]) - max(lr[0], rr[0]) + 1
+    if overlap < 0.5 * max(len(lr), len(rr)):
+        return False
+    return all(rows[-1] - rows[0] >= cols[-1] - cols[0] for rows, cols in ((lr, lc), (rr, rc)))
+
+
+def _thoracic_row(left: np.ndarray, right: np.ndarray) -> tuple[int, int, int] | None:
+    """Row of the widest inner thorax and the outer lung columns there: (row, left col, right col).
 
     Row widths are median-filtered over a few rows first, so that a single ragged row (noise on
     the border) does not set the maximum.
     """
     rows = np.flatnonzero(left.any(1) & right.any(1))
     if len(rows) == 0:
-        return 0
+        return None
     cols = np.arange(left.shape[1])
     outer_left = np.where(left[rows], cols, left.shape[1]).min(1)
     outer_right = np.where(right[rows], cols, -1).max(1)
-    widths = outer_right - outer_left + 1
     span = 2 * max(1, round(left.shape[0] / 128)) + 1
-    return int(ndimage.median_filter(widths, size=min(span, len(widths)), mode="nearest").max())
+    widths = ndimage.median_filter(outer_right - outer_left, size=min(span, len(rows)), mode="nearest")
+    best = int(np.argmax(widths))
+    return int(rows[best]), int(outer_left[best]), int(outer_right[best])
 
 
 def _medial_runs(lung: np.ndarray, medial_is_right: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -152,21 +171,31 @@ def _medial_runs(lung: np.ndarray, medial_is_right: bool) -> tuple[np.ndarray, n
     return present, edge, gap - edge
 
 
-def _track_medial_border(lung: np.ndarray, medial_is_right: bool) -> tuple[np.ndarray, np.ndarray] | None:
-    """Medial-edge column and medial-run width for every lung row below the most medial point of
-    the upper lung (the mediastinum), or None if the lung is too small."""
+def _track_medial_border(
+    lung: np.ndarray, medial_is_right: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Rows, medial-edge columns and medial-run widths of every lung row below the most medial
+    point of the upper lung (the mediastinum), or None if the lung is too small."""
     present, edge, run_width = _medial_runs(lung, medial_is_right)
     rows = np.flatnonzero(present)
     if len(rows) < 8:
         return None
     upper = rows[rows <= rows[0] + 0.65 * (rows[-1] - rows[0])]
     start = upper[np.argmax(edge[upper])] if medial_is_right else upper[np.argmin(edge[upper])]
-    followed = rows[rows >= start]
-    return edge[followed], run_width[followed]
+    # Follow while each row's medial run overlaps the one above: where the medial part of the lung
+    # ends on the diaphragm, the next medial run is the costophrenic recess further out.
+    inner = edge if medial_is_right else edge + run_width - 1  # the run spans [outer_end, inner_end]
+    outer = edge - run_width + 1 if medial_is_right else edge
+    lo, hi = np.minimum(inner, outer), np.maximum(inner, outer)
+    end = start
+    while end + 1 < lung.shape[0] and present[end + 1] and lo[end + 1] <= hi[end] and hi[end + 1] >= lo[end]:
+        end += 1
+    followed = np.arange(start, end + 1)
+    return followed, edge[followed], run_width[followed]
 
 
-def _heart_border(lung: np.ndarray, medial_is_right: bool) -> int | None:
-    """Column of the heart's outermost point on this lung's side.
+def _heart_border(lung: np.ndarray, medial_is_right: bool) -> tuple[int, int] | None:
+    """(row, column) of the lung's medial edge pixel at the heart's outermost point on this side.
 
     The heart border is the part of the lung's medial border that runs close to vertically (its
     extreme has a vertical tangent); the diaphragm, where the border turns horizontal, and the thin
@@ -175,9 +204,9 @@ def _heart_border(lung: np.ndarray, medial_is_right: bool) -> int | None:
     tracked = _track_medial_border(lung, medial_is_right)
     if tracked is None:
         return None
-    edges, widths = tracked
+    rows, edges, widths = tracked
     outward = (edges[0] - edges) if medial_is_right else (edges - edges[0])
-    k = max(1, round(lung.shape[0] / 128))
+    k = max(2, round(lung.shape[0] / 64))
     padded = np.pad(outward.astype(np.float64), k, mode="edge")
     slope = (padded[2 * k :] - padded[: -2 * k]) / (2 * k)
     wide = widths >= max(3, lung.shape[1] // 64, 0.05 * widths.max())
@@ -186,7 +215,7 @@ def _heart_border(lung: np.ndarray, medial_is_right: bool) -> int | None:
     if not steep.any():
         return None
     best = int(np.argmax(np.where(steep, outward, -np.inf)))
-    return int(edges[best])
+    return int(rows[best]), int(edges[best])
 
 
 def ctr_from_masks(lung_mask: np.ndarray | torch.Tensor, heart_mask: np.ndarray | torch.Tensor) -> float:
@@ -225,19 +254,23 @@ def measure_ctr(image: np.ndarray | torch.Tensor) -> float:
     arr = _to_2d(image)
     if min(arr.shape) < _MIN_SIZE:
         return math.nan
+    if min(arr.shape) < _WORK_SIZE:  # the morphology needs a few pixels per structure: interpolate
+        arr = ndimage.zoom(arr, _WORK_SIZE / min(arr.shape), order=1, grid_mode=True, mode="nearest")
     unit = _normalise(arr)
     lungs = None if unit is None else _segment_lungs(unit)
     if lungs is None:
         return math.nan
     left, right = lungs
-    thorax = _thoracic_width(left, right)
+    thorax_at = _thoracic_row(left, right)
     heart_left, heart_right = _heart_border(left, medial_is_right=True), _heart_border(right, medial_is_right=False)
-    if thorax <= 0 or heart_left is None or heart_right is None:
+    if thorax_at is None or heart_left is None or heart_right is None:
         return math.nan
-    heart = heart_right - heart_left - 1
-    if heart <= 0 or heart >= thorax:
+    _, outer_left, outer_right = thorax_at
+    thorax = outer_right - outer_left + 1
+    heart = heart_right[1] - heart_left[1] - 1  # non-lung pixels between the medial lung edges
+    if not 0 < heart < thorax:
         return math.nan
-    return heart / thorax
+    return float(heart / thorax)
 
 
 def measure_ctr_batch(images: np.ndarray | torch.Tensor | Iterable) -> np.ndarray:
@@ -250,7 +283,6 @@ def measure_ctr_batch(images: np.ndarray | torch.Tensor | Iterable) -> np.ndarra
     Returns:
         float64 array of shape (B,), nan where the measurement failed.
     """
-    items: Sequence | Iterable = images
     if isinstance(images, (np.ndarray, torch.Tensor)) and images.ndim not in (3, 4):
         raise ValueError(f"measure_ctr_batch expects (B, H, W) or (B, C, H, W), got {tuple(images.shape)}")
-    return np.array([measure_ctr(img) for img in items], dtype=np.float64)
+    return np.array([measure_ctr(img) for img in images], dtype=np.float64)
