@@ -230,9 +230,12 @@ class MedfusionWorkflow:
             if ema is not None:
                 to_save["ema"] = ema
                 final["unet_ema"] = ema.ema
+            sampling_net = ema.ema if ema is not None else unet
+            fidelity = self._fidelity_handlers(data, vae, sampling_net, schedule, extra)
             phase = TrainingPhase(
                 "diffusion", self.out, step, to_save, final, per_epoch, self.dm_epochs,
-                self.checkpoint_every, self.log_every, final_extra=lambda: extra, handlers=self.handlers,
+                self.checkpoint_every, self.log_every, final_extra=lambda: extra,
+                handlers=self.handlers + fidelity,
             )
             phase.run()
             self.timings["diffusion_seconds"] = phase.seconds
@@ -248,6 +251,45 @@ class MedfusionWorkflow:
         return write_report(self, data, vae, unet, extra)
 
     # ---------------------------------------------------------------- helpers
+    def _fidelity_handlers(self, data: ImageTensorSet, vae: nn.Module, net: nn.Module, schedule, extra: dict) -> list:
+        """FID / KID / precision / recall every ``evaluation["interval"]`` epochs, best checkpoint by FID.
+
+        ``evaluation`` settings: ``interval`` (epochs), ``num_samples``, ``sampler``, ``steps``,
+        ``guidance_scale``. Samples are balanced over the classes and use the same seeds at every
+        evaluation, so the curve compares like with like. Only rank 0 evaluates.
+        """
+        ev = self.evaluation
+        if not ev or int(ev.get("interval", 0)) < 1 or self.rank != 0:
+            return []
+        from monai_synth.handlers.metrics_handler import BestFidCheckpoint, GenerativeFidelityHandler
+
+        num = int(ev.get("num_samples", 200))
+        produced = [0]
+
+        def sample_fn(n: int) -> torch.Tensor:
+            first = produced[0] % num
+            produced[0] += n
+            labels = torch.arange(first, first + n) % extra["num_classes"]
+            was_training = net.training
+            net.eval()
+            images = generate_images(
+                vae, net, schedule, labels, tuple(extra["latent_shape"]), extra["latent_scale"], extra["null_label"],
+                sampler=ev.get("sampler", "dpmpp_2m"), steps=int(ev.get("steps", 20)),
+                guidance_scale=float(ev.get("guidance_scale", 1.0)), seed=self.seed + 7_000_000, first_index=first,
+                prediction=self.prediction, device=self.device, precision=self.precision,
+                channels_last=self.channels_last,
+            )
+            net.train(was_training)
+            return images
+
+        handler = GenerativeFidelityHandler(
+            sample_fn, data.images, num_samples=num, interval=int(ev["interval"]),
+            sample_batch_size=int(ev.get("batch_size", 50)), kid_subset_size=min(1000, num, len(data)),
+        )
+        best = BestFidCheckpoint({"unet_ema": net, **{k: v for k, v in extra.items() if k != "intensity"}},
+                                 self.out / "diffusion")
+        return [handler, best]
+
     def _distribute(self, net: nn.Module | None) -> nn.Module | None:
         if net is None or self.world == 1:
             return net

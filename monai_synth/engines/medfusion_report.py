@@ -136,9 +136,8 @@ def write_report(wf, data: ImageTensorSet, vae: nn.Module, unet: nn.Module, extr
     real_rows = [data.images[data.labels == c][:per_class] for c in range(extra["num_classes"])]
     save_grid([to_uint8(s) for s in samples], out / "samples_grid_synthetic.png")
     save_grid([to_uint8(r) for r in real_rows if len(r)], out / "real_grid.png")
-    histories = {
-        name: load_state(out / name / "final.pt").get("history") for name in ("autoencoder", "diffusion")
-    }
+    finals = {name: load_state(out / name / "final.pt") for name in ("autoencoder", "diffusion")}
+    histories = {name: state.get("history") for name, state in finals.items()}
     plot_losses(histories, out / "loss_curves.png")
     metrics: dict[str, Any] = {
         "written_at": now_iso(),
@@ -157,6 +156,8 @@ def write_report(wf, data: ImageTensorSet, vae: nn.Module, unet: nn.Module, extr
     for name, hist in histories.items():
         if hist and hist["iterations"]:
             metrics[f"{name}_final_loss"] = hist["values"]["loss"][-1]
+    if finals["diffusion"].get("metrics"):
+        metrics["fidelity_at_end_of_training"] = {**finals["diffusion"]["metrics"], **(wf.evaluation or {})}
     if wf.dataset_dir is None:
         metrics["phantom_ctr_of_samples"] = phantom_ctr_check(samples)
     save_json_atomic(metrics, out / "metrics.json")

@@ -97,6 +97,7 @@ class TrainingPhase:
         self.max_epochs = max_epochs
         self.checkpoint_every = checkpoint_every
         self.seconds = 0.0
+        self._logged_metrics: dict[str, float] = {}
 
     @property
     def final_path(self) -> Path:
@@ -123,6 +124,7 @@ class TrainingPhase:
         engine.add_event_handler(Events.ITERATION_COMPLETED(every=self.checkpoint_every) | Events.COMPLETED, ckpt)
         for handler in self.handlers:
             handler.attach(engine)
+        engine.add_event_handler(Events.EPOCH_COMPLETED, self._record_metrics, writer)
         self._resume(engine)
         start = time.perf_counter()
         engine.run(range(self.epoch_length), max_epochs=self.max_epochs)
@@ -131,6 +133,7 @@ class TrainingPhase:
             writer.close()
         payload = {k: v.state_dict() for k, v in self.final.items()}
         payload["history"] = self.history.state_dict()
+        payload["metrics"] = {k: float(v) for k, v in engine.state.metrics.items() if isinstance(v, (int, float))}
         if self.final_extra is not None:
             payload.update(self.final_extra())
         if idist.get_rank() == 0:
@@ -151,6 +154,17 @@ class TrainingPhase:
         from torch.utils.tensorboard import SummaryWriter
 
         return SummaryWriter(log_dir=str(self.dir / "tensorboard"))
+
+    def _record_metrics(self, engine: Engine, writer) -> None:
+        """Log what handlers put in ``engine.state.metrics`` (e.g. FID) at the end of an epoch."""
+        values = {k: v for k, v in engine.state.metrics.items() if isinstance(v, (int, float))}
+        if not values or values == self._logged_metrics:
+            return
+        self._logged_metrics = dict(values)
+        logger.info("%s epoch %d  %s", self.name, engine.state.epoch, "  ".join(f"{k}={v:.4g}" for k, v in values.items()))
+        if writer is not None:
+            for k, v in values.items():
+                writer.add_scalar(f"{self.name}/{k}", v, engine.state.iteration)
 
     def _record(self, engine: Engine, writer) -> None:
         it = engine.state.iteration

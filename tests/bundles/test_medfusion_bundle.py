@@ -40,6 +40,7 @@ MEDFUSION_TINY = {
     "checkpoint_every": 1,
     "log_every": 1,
     "device": "cpu",
+    "evaluation#interval": 0,
 }
 
 
@@ -54,7 +55,7 @@ def _train(out, **extra):
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     out = tmp_path_factory.mktemp("medfusion")
-    _train(out)
+    _train(out, **{"evaluation#interval": 1, "evaluation#num_samples": 8, "evaluation#steps": 2})
     return out
 
 
@@ -66,6 +67,9 @@ def test_train_writes_everything(trained):
     metrics = json.loads((trained / "metrics.json").read_text())
     assert metrics["num_classes"] == 2 and metrics["image_size"] == 16
     assert set(metrics["phantom_ctr_of_samples"]) == {"class_0", "class_1"}
+    fid = metrics["fidelity_at_end_of_training"]
+    assert fid["fid"] > 0 and 0 <= fid["precision"] <= 1 and 0 <= fid["recall"] <= 1
+    assert (trained / "diffusion" / "best_fid.pt").is_file()
     final = load_state(trained / "diffusion" / "final.pt")
     assert {"unet", "unet_ema", "latent_scale", "history"} <= set(final)
     assert final["latent_scale"] > 0
