@@ -63,6 +63,13 @@ def _add_evaluate(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--labels-fake", metavar="PATH", help="labels of the synthetic images")
     parser.add_argument("--batch-size", type=int, default=None, metavar="N", help="batch size")
     parser.add_argument("--device", default=None, metavar="D", help="torch device (default: the evaluator's)")
+    parser.add_argument("--real-split", default="train", help="split of a real archive/datalist (default: train)")
+    parser.add_argument("--fake-split", default=None, help="split of a synthetic archive/datalist")
+    parser.add_argument("--bootstrap", type=int, default=50, metavar="N", help="bootstrap resamples for intervals")
+    parser.add_argument("--seed", type=int, default=0, help="seed of resampling and pair sampling")
+    parser.add_argument("--weights", default=None, metavar="PATH", help="Inception weights (TorchScript)")
+    parser.add_argument("--cache-dir", default=None, metavar="DIR", help="real-feature cache folder")
+    parser.add_argument("--no-cache", action="store_true", help="do not read or write the feature cache")
     parser.set_defaults(func=_run_evaluate)
 
 

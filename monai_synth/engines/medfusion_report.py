@@ -58,7 +58,7 @@ def plot_losses(histories: dict[str, dict], path: Path) -> Path | None:
         for key, values in hist["values"].items():
             if key in ("grad_norm",):
                 continue
-            ax.plot(hist["iterations"], values, label=key)
+            ax.plot(hist["iterations"][-len(values) :], values, label=key)  # late terms (adversarial) start later
         ax.set_title(name)
         ax.set_xlabel("iteration")
         ax.set_yscale("log")
@@ -153,6 +153,9 @@ def write_report(wf, data: ImageTensorSet, vae: nn.Module, unet: nn.Module, extr
         **wf.timings,
         **reconstruction_quality(vae, data.images, wf.device, wf.precision),
     }
+    for name, state in finals.items():
+        if "seconds_last_run" in state and f"{name}_seconds" not in metrics:
+            metrics[f"{name}_seconds"] = round(float(state["seconds_last_run"]), 1)
     for name, hist in histories.items():
         if hist and hist["iterations"]:
             metrics[f"{name}_final_loss"] = hist["values"]["loss"][-1]

@@ -133,6 +133,7 @@ class TrainingPhase:
             writer.close()
         payload = {k: v.state_dict() for k, v in self.final.items()}
         payload["history"] = self.history.state_dict()
+        payload["seconds_last_run"] = self.seconds
         payload["metrics"] = {k: float(v) for k, v in engine.state.metrics.items() if isinstance(v, (int, float))}
         if self.final_extra is not None:
             payload.update(self.final_extra())
