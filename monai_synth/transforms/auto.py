@@ -6,8 +6,7 @@ window for CT (``modality == "CT"``), else per-image percentiles (MR, NIfTI of u
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -16,7 +15,7 @@ from monai.data import MetaTensor
 from monai.transforms import InvertibleTransform, MapTransform, Transform
 from monai.utils import TraceKeys
 
-from .intensity import UnitIntervalTransform, _as_image, _meta_window, unit_to_window
+from .intensity import UnitIntervalTransform, UnitIntervalTransformd, _as_image, _meta_window, unit_to_window
 from .percentile import PercentileNormalize, PercentileNormalized
 from .value_range import RangeToSymmetric, RangeToSymmetricd, _range_of
 from .window import WindowIntensity, WindowIntensityd
@@ -112,7 +111,7 @@ class AutoIntensity(InvertibleTransform, Transform):
         return unit_to_window(img, center, width)
 
 
-class AutoIntensityd(MapTransform, InvertibleTransform):
+class AutoIntensityd(UnitIntervalTransformd):
     """Dictionary version of :class:`AutoIntensity`.
 
     Args:
@@ -133,22 +132,7 @@ class AutoIntensityd(MapTransform, InvertibleTransform):
         upper: float = 99.5,
         allow_missing_keys: bool = False,
     ) -> None:
-        super().__init__(keys, allow_missing_keys)
-        self.transform = AutoIntensity(window, level, width, lower, upper)
-
-    def __call__(self, data: Mapping[Hashable, Any]) -> dict[Hashable, Any]:
-        """Normalise each key of ``data``."""
-        d = dict(data)
-        for key in self.key_iterator(d):
-            d[key] = self.transform(d[key])
-        return d
-
-    def inverse(self, data: Mapping[Hashable, Any]) -> dict[Hashable, Any]:
-        """Map each key back to native units."""
-        d = dict(data)
-        for key in self.key_iterator(d):
-            d[key] = self.transform.inverse(d[key])
-        return d
+        super().__init__(keys, AutoIntensity(window, level, width, lower, upper), allow_missing_keys)
 
 
 def make_intensity_transform(
