@@ -35,6 +35,7 @@ def generate(model: dict, label: int, n: int, a) -> torch.Tensor:
             model["latent_scale"], model["null_label"], sampler=a.sampler, steps=a.steps,
             guidance_scale=a.guidance_scale, seed=a.seed + 1_000_000 * label, first_index=start,
             prediction=model["prediction"], precision=a.precision, channels_last=True,
+            latent_shift=model.get("latent_shift", 0.0),
         ))
     return torch.cat(out)
 

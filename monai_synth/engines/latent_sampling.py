@@ -41,7 +41,7 @@ def generate_images(
     schedule,
     labels: torch.Tensor,
     latent_shape: tuple[int, int, int],
-    latent_scale: float,
+    latent_scale: float | list[float],
     null_label: int,
     sampler: str = "ddim",
     steps: int = 150,
@@ -54,6 +54,7 @@ def generate_images(
     precision: str = "fp32",
     channels_last: bool = False,
     progress: bool = False,
+    latent_shift: float | list[float] = 0.0,
 ) -> torch.Tensor:
     """Sample ``len(labels)`` images in [-1, 1] of the given classes.
 
@@ -62,7 +63,8 @@ def generate_images(
         schedule: the training ``NoiseSchedule``.
         labels: class of each image (B,).
         latent_shape: (C, h, w) of the latents.
-        latent_scale: factor the latents were multiplied by in training.
+        latent_scale: factor the latents were multiplied by in training (one, or one per channel).
+        latent_shift: what was subtracted from the latents before scaling (one, or one per channel).
         null_label: unconditional label for classifier-free guidance.
         sampler: "ddpm" | "ddim" | "dpmpp_2m"; steps: number of sampler steps (ddpm: all T by default).
         eta: DDIM stochasticity (0 = deterministic).
@@ -86,5 +88,7 @@ def generate_images(
         kwargs["eta"] = eta
     z0 = fn(denoiser, x_t, schedule, **kwargs)
     with autocast_for(device, precision):
-        images = vae.decode(z0 / latent_scale).float()
+        scale = torch.as_tensor(latent_scale, dtype=z0.dtype, device=device).reshape(1, -1, 1, 1)
+        shift = torch.as_tensor(latent_shift, dtype=z0.dtype, device=device).reshape(1, -1, 1, 1)
+        images = vae.decode(z0 / scale + shift).float()
     return images.clamp(-1.0, 1.0)

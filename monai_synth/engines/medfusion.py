@@ -19,12 +19,12 @@ import torch
 from monai.networks.nets import DiffusionModelUNet, PatchDiscriminator
 from torch import nn
 
-from monai_synth.engines.checkpoint import atomic_torch_save, load_state
+from monai_synth.engines.checkpoint import load_state
 from monai_synth.engines.image_tensors import ImageTensorSet, load_image_tensors
 from monai_synth.engines.indexing import iterations_per_epoch
 from monai_synth.engines.latent_sampling import generate_images
 from monai_synth.engines.medfusion_steps import AutoencoderStep, LatentDiffusionStep, autocast_for
-from monai_synth.engines.training_run import TrainingPhase, unwrap
+from monai_synth.engines.training_run import TrainingPhase
 from monai_synth.handlers.ema import WeightEMA
 from monai_synth.losses.autoencoder import AutoencoderReconstructionLoss
 from monai_synth.networks.medfusion_vae import LatentImageAutoencoder
@@ -79,6 +79,8 @@ class MedfusionWorkflow:
         intensity / window: intensity normalisation of the data layer.
         seed: everything random derives from it; device: "cpu", "cuda", "cuda:1"...
         handlers: Ignite handlers attached to both phases' engines (``--tracking mlflow`` adds MLflow here).
+        latent_norm: "global" (one scale: 1 / std of all latents, as in latent diffusion) or "channel"
+            (each latent channel shifted to mean 0 and scaled to std 1).
     """
 
     def __init__(
@@ -116,6 +118,7 @@ class MedfusionWorkflow:
         device: str = "cpu",
         evaluation: dict | None = None,
         handlers: list | None = None,
+        latent_norm: str = "global",
     ) -> None:
         self.out = Path(output_dir)
         self.dataset_dir = dataset_dir or None
@@ -138,6 +141,9 @@ class MedfusionWorkflow:
         self.device = torch.device(device if (device != "cuda" or torch.cuda.is_available()) else "cpu")
         self.evaluation = evaluation
         self.handlers = list(handlers or [])
+        if latent_norm not in ("global", "channel"):
+            raise ValueError(f"latent_norm must be 'global' or 'channel', got {latent_norm!r}")
+        self.latent_norm = latent_norm
         self.rank, self.world = idist.get_rank(), idist.get_world_size()
         self.timings: dict[str, float] = {}
 
@@ -196,7 +202,7 @@ class MedfusionWorkflow:
     def train_diffusion(self, data: ImageTensorSet, vae: LatentImageAutoencoder) -> tuple[nn.Module, dict]:
         """Phase 2: UNet on the frozen VAE's scaled latents; returns the EMA UNet and the sampling settings."""
         mu, sigma = encode_all(vae, data.images, self.device, self.precision)
-        scale = float(1.0 / mu.float().std())
+        mu, sigma, scale, shift = normalise_latents(mu, sigma, self.latent_norm)
         n_cls = data.num_classes
         unet = build_unet(self.unet_args, vae.latent_channels, n_cls).to(self.device)
         if self.channels_last:
@@ -204,6 +210,8 @@ class MedfusionWorkflow:
         schedule = build_schedule(self.schedule_args).to(self.device)
         extra = {
             "latent_scale": scale,
+            "latent_shift": shift,
+            "latent_norm": self.latent_norm,
             "latent_shape": list(mu.shape[1:]),
             "num_classes": n_cls,
             "null_label": n_cls,
@@ -221,7 +229,7 @@ class MedfusionWorkflow:
             opt = torch.optim.AdamW(unet.parameters(), lr=self.lr, weight_decay=0.0)
             per_epoch = iterations_per_epoch(len(data), self.batch_size, self.world)
             step = LatentDiffusionStep(
-                self._distribute(unet), opt, ema, schedule, mu, sigma, data.labels, scale, self.batch_size,
+                self._distribute(unet), opt, ema, schedule, mu, sigma, data.labels, 1.0, self.batch_size,
                 self.seed, self.label_dropout, n_cls, self.prediction, device=self.device,
                 precision=self.precision, channels_last=self.channels_last, rank=self.rank, world_size=self.world,
             )
@@ -274,6 +282,7 @@ class MedfusionWorkflow:
             net.eval()
             images = generate_images(
                 vae, net, schedule, labels, tuple(extra["latent_shape"]), extra["latent_scale"], extra["null_label"],
+                latent_shift=extra["latent_shift"],
                 sampler=ev.get("sampler", "dpmpp_2m"), steps=int(ev.get("steps", 20)),
                 guidance_scale=float(ev.get("guidance_scale", 1.0)), seed=self.seed + 7_000_000, first_index=first,
                 prediction=self.prediction, device=self.device, precision=self.precision,
@@ -309,6 +318,22 @@ def encode_all(
         mus.append(mu.float().cpu())
         sigmas.append(sigma.float().cpu())
     return torch.cat(mus), torch.cat(sigmas)
+
+
+def normalise_latents(
+    mu: torch.Tensor, sigma: torch.Tensor, mode: str
+) -> tuple[torch.Tensor, torch.Tensor, float | list[float], float | list[float]]:
+    """Scale (and for "channel", centre) the latent posteriors; return them with the scale and shift used.
+
+    The diffusion model sees ``(z - shift) * scale``; the decoder gets ``z / scale + shift`` back.
+    """
+    if mode == "global":
+        scale = float(1.0 / mu.float().std())
+        return mu * scale, sigma * scale, scale, 0.0
+    shift = mu.float().mean((0, 2, 3))
+    scale = 1.0 / mu.float().std((0, 2, 3))
+    view = (1, -1, 1, 1)
+    return (mu - shift.view(view)) * scale.view(view), sigma * scale.view(view), scale.tolist(), shift.tolist()
 
 
 def _rate(phase: TrainingPhase, global_batch: int) -> float:

@@ -95,6 +95,7 @@ def sample_per_class(wf, vae: nn.Module, unet: nn.Module, extra: dict, per_class
                 vae, unet, schedule, labels, tuple(extra["latent_shape"]), extra["latent_scale"], extra["null_label"],
                 sampler=s["sampler"], steps=int(s["steps"]), eta=float(s.get("eta", 0.0)),
                 guidance_scale=float(s["guidance_scale"]), seed=wf.seed + 100_000 * (c + 1),
+                latent_shift=extra.get("latent_shift", 0.0),
                 prediction=extra["prediction"], device=wf.device, precision=wf.precision,
                 channels_last=wf.channels_last,
             )

@@ -67,7 +67,7 @@ def sample_to_folder(
             model["vae"], model["unet"], model["schedule"], torch.full((n,), int(class_label), dtype=torch.long),
             tuple(model["latent_shape"]), model["latent_scale"], model["null_label"], sampler=sampler, steps=steps,
             eta=eta, guidance_scale=guidance_scale, seed=seed, first_index=start, prediction=model["prediction"],
-            device=dev, precision=precision,
+            device=dev, precision=precision, latent_shift=model.get("latent_shift", 0.0),
         )
         names = [f"synthetic_class{class_label}_seed{seed}_{start + k:05d}" for k in range(n)]
         records = [_record(model, seed + start + k, class_label, sampler, steps, eta, guidance_scale) for k in range(n)]

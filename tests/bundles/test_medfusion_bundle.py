@@ -75,6 +75,15 @@ def test_train_writes_everything(trained):
     assert final["latent_scale"] > 0
 
 
+def test_channel_latent_normalisation_trains_and_samples(tmp_path):
+    _train(tmp_path / "run", latent_norm="channel")
+    final = load_state(tmp_path / "run" / "diffusion" / "final.pt")
+    assert final["latent_norm"] == "channel" and len(final["latent_scale"]) == len(final["latent_shift"]) == 2
+    run(config_file=str(BUNDLE / "sample.json"), output_dir=str(tmp_path / "s"), checkpoint_dir=str(tmp_path / "run"),
+        num_samples=2, class_label=1, steps=2, device="cpu")
+    assert len(list((tmp_path / "s").glob("*.png"))) == 2
+
+
 def test_finished_phases_are_not_retrained(trained):
     stamps = {p: (trained / p).stat().st_mtime_ns for p in ("autoencoder/final.pt", "diffusion/final.pt")}
     _train(trained)

@@ -67,3 +67,22 @@ def test_finished_phase_is_not_rerun(tmp_path):
     again, _, _ = _phase(tmp_path, stop_at=1)  # would raise if it ran a step
     again.run()
     assert phase.final_path.stat().st_mtime_ns == stamp
+
+
+@pytest.mark.parametrize("mode", ["global", "channel"])
+def test_latent_normalisation_round_trips(mode):
+    from monai_synth.engines.medfusion import normalise_latents
+
+    g = torch.Generator().manual_seed(0)
+    mu = torch.randn(64, 3, 4, 4, generator=g) * torch.tensor([0.5, 2.0, 4.0]).view(1, 3, 1, 1) + torch.tensor([2.0, 0.0, -1.0]).view(1, 3, 1, 1)
+    sigma = torch.rand(64, 3, 4, 4, generator=g)
+    mu_n, sigma_n, scale, shift = normalise_latents(mu, sigma, mode)
+    s = torch.as_tensor(scale).reshape(1, -1, 1, 1)
+    b = torch.as_tensor(shift).reshape(1, -1, 1, 1)
+    torch.testing.assert_close(mu_n / s + b, mu, rtol=1e-5, atol=1e-5)  # what the decoder gets back
+    torch.testing.assert_close(sigma_n / s, sigma)
+    if mode == "channel":
+        torch.testing.assert_close(mu_n.mean((0, 2, 3)), torch.zeros(3), atol=1e-5, rtol=0)
+        torch.testing.assert_close(mu_n.std((0, 2, 3)), torch.ones(3), atol=1e-5, rtol=0)
+    else:
+        assert shift == 0.0 and abs(float(mu_n.std()) - 1.0) < 1e-5
