@@ -35,7 +35,7 @@ def generate(model: dict, label: int, n: int, a) -> torch.Tensor:
             model["latent_scale"], model["null_label"], sampler=a.sampler, steps=a.steps,
             guidance_scale=a.guidance_scale, seed=a.seed + 1_000_000 * label, first_index=start,
             prediction=model["prediction"], precision=a.precision, channels_last=True,
-            latent_shift=model.get("latent_shift", 0.0),
+            latent_shift=model.get("latent_shift", 0.0), eta=a.eta, clip_latents=a.clip_latents, device=a.device,
         ))
     return torch.cat(out)
 
@@ -49,6 +49,9 @@ def main() -> None:
     p.add_argument("--sampler", default="ddim")
     p.add_argument("--steps", type=int, default=50)
     p.add_argument("--guidance-scale", type=float, default=2.0)
+    p.add_argument("--eta", type=float, default=0.0, help="DDIM stochasticity (0 deterministic, 1 as the reference code)")
+    p.add_argument("--clip-latents", type=float, default=None, help="clamp predicted clean latents to +-this")
+    p.add_argument("--device", default="cpu")
     p.add_argument("--precision", default="bf16")
     p.add_argument("--batch", type=int, default=50)
     p.add_argument("--seed", type=int, default=12345)
@@ -59,11 +62,12 @@ def main() -> None:
     a = p.parse_args()
 
     torch.set_grad_enabled(False)
-    model = load_medfusion(a.run)
+    model = load_medfusion(a.run, a.device)
     n_cls = int(model["num_classes"])
     t0 = time.perf_counter()
-    fake = {c: generate(model, c, a.per_class, a) for c in range(n_cls)}
+    fake = {c: generate(model, c, a.per_class, a).cpu() for c in range(n_cls)}
     result: dict = {"run": str(a.run), "sampler": a.sampler, "steps": a.steps, "guidance_scale": a.guidance_scale,
+                    "eta": a.eta, "clip_latents": a.clip_latents,
                     "per_class": a.per_class, "sampling_seconds": round(time.perf_counter() - t0, 1)}
     if a.save_grid:
         from monai_synth.engines.medfusion_report import save_grid, to_uint8

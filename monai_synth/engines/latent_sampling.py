@@ -55,6 +55,7 @@ def generate_images(
     channels_last: bool = False,
     progress: bool = False,
     latent_shift: float | list[float] = 0.0,
+    clip_latents: float | None = None,
 ) -> torch.Tensor:
     """Sample ``len(labels)`` images in [-1, 1] of the given classes.
 
@@ -70,6 +71,8 @@ def generate_images(
         eta: DDIM stochasticity (0 = deterministic).
         guidance_scale: classifier-free guidance scale (1 = conditional only).
         seed / first_index: image ``k`` of this batch starts from noise seeded ``seed + first_index + k``.
+        clip_latents: clamp every predicted clean latent to ``[-clip_latents, clip_latents]`` (the latents are
+            scaled to unit variance, so 3-4 keeps them in the training range); None = no clamp.
     """
     from monai_synth import diffusion
 
@@ -83,7 +86,7 @@ def generate_images(
     denoiser = diffusion.classifier_free_guidance(model, labels, guidance_scale, null_label)
     gen = torch.Generator(device=device).manual_seed(seed * 7919 + first_index)
     fn = getattr(diffusion, f"sample_{sampler}")
-    kwargs = {"steps": steps, "generator": gen, "progress": progress}
+    kwargs = {"steps": steps, "generator": gen, "progress": progress, "clip_x0": clip_latents}
     if sampler == "ddim":
         kwargs["eta"] = eta
     z0 = fn(denoiser, x_t, schedule, **kwargs)
