@@ -10,6 +10,7 @@ from torch import nn
 from monai_synth.engines.medfusion_steps import autocast_for
 
 SAMPLERS = ("ddpm", "ddim", "dpmpp_2m")
+STEP_NOISE_OFFSET = 1 << 32  # seeds of the per-step noise of stochastic samplers, apart from the start noise
 
 
 def noise_for_indices(indices: list[int], shape: tuple[int, ...], seed: int, device: torch.device) -> torch.Tensor:
@@ -70,7 +71,8 @@ def generate_images(
         sampler: "ddpm" | "ddim" | "dpmpp_2m"; steps: number of sampler steps (ddpm: all T by default).
         eta: DDIM stochasticity (0 = deterministic).
         guidance_scale: classifier-free guidance scale (1 = conditional only).
-        seed / first_index: image ``k`` of this batch starts from noise seeded ``seed + first_index + k``.
+        seed / first_index: image ``k`` of this batch starts from noise seeded ``seed + first_index + k``; the
+            per-step noise of DDPM and DDIM with ``eta > 0`` comes from its own generator, seeded from the same.
         clip_latents: clamp every predicted clean latent to ``[-clip_latents, clip_latents]`` (the latents are
             scaled to unit variance, so 3-4 keeps them in the training range); None = no clamp.
     """
@@ -84,7 +86,9 @@ def generate_images(
     x_t = noise_for_indices(idx, latent_shape, seed, device)
     model = label_conditional_eps(unet, schedule, prediction, device, precision, channels_last)
     denoiser = diffusion.classifier_free_guidance(model, labels, guidance_scale, null_label)
-    gen = torch.Generator(device=device).manual_seed(seed * 7919 + first_index)
+    # per-image generators on the CPU: a stochastic sampler's noise for image k depends on its seed only,
+    # not on the batch it is generated in nor on the device
+    gen = [torch.Generator().manual_seed(STEP_NOISE_OFFSET + seed + i) for i in idx]
     fn = getattr(diffusion, f"sample_{sampler}")
     kwargs = {"steps": steps, "generator": gen, "progress": progress, "clip_x0": clip_latents}
     if sampler == "ddim":

@@ -75,7 +75,10 @@ class MedfusionWorkflow:
         prediction: "epsilon" or "v".
         sample: settings of the end-of-training sample grid (``sampler``, ``steps``, ``guidance_scale``,
             ``per_class``).
-        precision: "fp32" | "bf16" (autocast) | "fp16" (CUDA only); channels_last: NHWC activations.
+        precision: "fp32" | "bf16" (autocast) | "fp16" (CUDA only) of the diffusion phase and sampling;
+            channels_last: NHWC activations.
+        autoencoder_precision: precision of the autoencoder phase and of encoding the latents (None: ``precision``).
+            On CPUs with AMX, bf16 speeds up the 64 px autoencoder about 2x but slows the UNet on 16 x 16 latents.
         intensity / window: intensity normalisation of the data layer.
         seed: everything random derives from it; device: "cpu", "cuda", "cuda:1"...
         handlers: Ignite handlers attached to both phases' engines (``--tracking mlflow`` adds MLflow here).
@@ -119,6 +122,7 @@ class MedfusionWorkflow:
         evaluation: dict | None = None,
         handlers: list | None = None,
         latent_norm: str = "global",
+        autoencoder_precision: str | None = None,
     ) -> None:
         self.out = Path(output_dir)
         self.dataset_dir = dataset_dir or None
@@ -134,6 +138,7 @@ class MedfusionWorkflow:
         self.adv_w, self.adv_start_epoch = float(adversarial_weight), int(adversarial_start_epoch)
         self.sample_args = {"sampler": "ddim", "steps": 50, "guidance_scale": 1.0, "per_class": 8, **(sample or {})}
         self.precision, self.channels_last = precision, bool(channels_last)
+        self.ae_precision = autoencoder_precision or precision
         self.intensity, self.window, self.split = intensity, window, split
         self.phantom_count, self.num_classes = int(phantom_count), num_classes
         self.checkpoint_every, self.log_every = int(checkpoint_every), int(log_every)
@@ -182,7 +187,7 @@ class MedfusionWorkflow:
                 vae_t, disc_t, opt_g, opt_d, data.images, self.ae_batch_size, self.seed,
                 AutoencoderReconstructionLoss(ssim_window=7 if self.image_size < 128 else 11),
                 adversarial_weight=self.adv_w, adversarial_start=self.adv_start_epoch * per_epoch + 1,
-                device=self.device, precision=self.precision, channels_last=self.channels_last,
+                device=self.device, precision=self.ae_precision, channels_last=self.channels_last,
                 rank=self.rank, world_size=self.world,
             )
             to_save: dict[str, Any] = {"autoencoder": vae, "opt_g": opt_g}
@@ -201,7 +206,7 @@ class MedfusionWorkflow:
 
     def train_diffusion(self, data: ImageTensorSet, vae: LatentImageAutoencoder) -> tuple[nn.Module, dict]:
         """Phase 2: UNet on the frozen VAE's scaled latents; returns the EMA UNet and the sampling settings."""
-        mu, sigma = encode_all(vae, data.images, self.device, self.precision)
+        mu, sigma = encode_all(vae, data.images, self.device, self.ae_precision)
         mu, sigma, scale, shift = normalise_latents(mu, sigma, self.latent_norm)
         n_cls = data.num_classes
         unet = build_unet(self.unet_args, vae.latent_channels, n_cls).to(self.device)
@@ -262,7 +267,7 @@ class MedfusionWorkflow:
     def _fidelity_handlers(self, data: ImageTensorSet, vae: nn.Module, net: nn.Module, schedule, extra: dict) -> list:
         """FID / KID / precision / recall every ``evaluation["interval"]`` epochs, best checkpoint by FID.
 
-        ``evaluation`` settings: ``interval`` (epochs), ``num_samples``, ``sampler``, ``steps``,
+        ``evaluation`` settings: ``interval`` (epochs), ``num_samples``, ``sampler``, ``steps``, ``eta`` (DDIM),
         ``guidance_scale``. Samples are balanced over the classes and use the same seeds at every
         evaluation, so the curve compares like with like. Only rank 0 evaluates.
         """
@@ -283,7 +288,7 @@ class MedfusionWorkflow:
             images = generate_images(
                 vae, net, schedule, labels, tuple(extra["latent_shape"]), extra["latent_scale"], extra["null_label"],
                 latent_shift=extra["latent_shift"],
-                sampler=ev.get("sampler", "dpmpp_2m"), steps=int(ev.get("steps", 20)),
+                sampler=ev.get("sampler", "dpmpp_2m"), steps=int(ev.get("steps", 20)), eta=float(ev.get("eta", 0.0)),
                 guidance_scale=float(ev.get("guidance_scale", 1.0)), seed=self.seed + 7_000_000, first_index=first,
                 prediction=self.prediction, device=self.device, precision=self.precision,
                 channels_last=self.channels_last,

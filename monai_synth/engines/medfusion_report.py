@@ -152,7 +152,8 @@ def write_report(wf, data: ImageTensorSet, vae: nn.Module, unet: nn.Module, extr
         "device": str(wf.device),
         "precision": wf.precision,
         **wf.timings,
-        **reconstruction_quality(vae, data.images, wf.device, wf.precision),
+        "autoencoder_precision": wf.ae_precision,
+        **reconstruction_quality(vae, data.images, wf.device, wf.ae_precision),
     }
     for name, state in finals.items():
         if "seconds_last_run" in state and f"{name}_seconds" not in metrics:

@@ -26,6 +26,7 @@ MEDFUSION_TINY = {
     "diffusion_epochs": 1,
     "adversarial_start_epoch": 0,
     "precision": "fp32",
+    "autoencoder_precision": "fp32",
     "autoencoder#channels": [8, 16],
     "autoencoder#norm_num_groups": 8,
     "autoencoder#latent_channels": 2,
