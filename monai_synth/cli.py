@@ -7,6 +7,7 @@ Subcommands:
 - ``datalist SOURCE --out FILE.json``: build a datalist once (any source kind, with the same selection
   options as ``build_datalist``) and write it as a JSON list that bundles and ``build_datalist`` read back.
 - ``evaluate --real PATH --fake PATH --out DIR ...``: score synthetic images (``monai_synth.metrics.evaluate``).
+- ``compare`` / ``ablate-stylegan2``: models trained at equal compute, one table (``monai_synth.comparison``).
 """
 
 from __future__ import annotations
@@ -82,6 +83,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_inspect(subparsers)
     _add_datalist(subparsers)
     _add_evaluate(subparsers)
+    from monai_synth.comparison.commands import add_comparison_commands
+
+    add_comparison_commands(subparsers)
     return parser
 
 

@@ -12,13 +12,16 @@ One iteration (Karras et al., "Training Generative Adversarial Networks with Lim
 
 ``StyleGAN2Trainer`` adds checkpoints (Ignite ``Checkpoint`` + ``DiskSaver(atomic=True)``; the same command
 resumes from the latest one), transfer learning from ``resume_from``, TensorBoard scalars and a sample grid
-per class at the end. ``StyleGAN2SampleWriter`` writes samples of a trained generator with a manifest.
+per class at the end, ``metrics.json``, and optionally FID / KID / precision / recall during training with the
+best checkpoint by FID (``stylegan2_evaluation``); it runs data-parallel under torchrun (``stylegan2_distributed``).
+``StyleGAN2SampleWriter`` writes samples of a trained generator with a manifest.
 """
 
 from __future__ import annotations
 
 import contextlib
 import copy
+import json
 import logging
 import math
 import os
@@ -35,6 +38,15 @@ from ignite.handlers import Checkpoint, DiskSaver
 from torch import nn
 
 from monai_synth.augment import AdaptiveAugmentPipeline, AdaptiveAugmentProbability
+from monai_synth.engines.stylegan2_distributed import (
+    average_gradients,
+    broadcast_module,
+    gather_rows,
+    rank,
+    world_size,
+)
+from monai_synth.engines.stylegan2_evaluation import StyleGAN2FidelityMonitor, is_enabled
+from monai_synth.io.atomic import atomic_open
 from monai_synth.losses.gan import (
     PathLengthPenalty,
     discriminator_logistic_loss,
@@ -120,6 +132,8 @@ class StyleGAN2Step:
         ema_rampup: float | None = 0.05,
         mixed_precision: bool = True,
     ) -> None:
+        broadcast_module(generator)  # data-parallel runs start from rank 0's weights (no-op in one process)
+        broadcast_module(discriminator)
         self.generator = generator
         self.discriminator = discriminator
         self.generator_ema = copy.deepcopy(generator).eval().requires_grad_(False)
@@ -135,6 +149,7 @@ class StyleGAN2Step:
         self.optimizer_d = _adam(discriminator, d_lr, betas)
         self.path_length = PathLengthPenalty().to(self.device)
         self.num_images = 0
+        self.train_seconds = 0.0
         self.last: dict[str, float] = {"r1": 0.0, "pl": 0.0, "r_t": 0.0}
 
     def objects_to_checkpoint(self) -> dict[str, Any]:
@@ -155,11 +170,12 @@ class StyleGAN2Step:
         return objects
 
     def state_dict(self) -> dict[str, Any]:
-        return {"num_images": self.num_images, "last": dict(self.last)}
+        return {"num_images": self.num_images, "last": dict(self.last), "train_seconds": self.train_seconds}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         self.num_images = int(state["num_images"])
         self.last = dict(state["last"])
+        self.train_seconds = float(state.get("train_seconds", 0.0))
 
     def _prepare(self, batch: Mapping[str, Any]) -> tuple[torch.Tensor, torch.Tensor | None]:
         images = torch.as_tensor(batch["image"]).to(self.device, torch.float32)
@@ -201,6 +217,7 @@ class StyleGAN2Step:
             penalty = self.path_length(fake, ws)
             (penalty * self.pl_weight * self.pl_interval).backward()
             self.last["pl"] = float(penalty.detach())
+        average_gradients(self.generator)
         self.optimizer_g.step()
         return float(loss.detach())
 
@@ -224,9 +241,10 @@ class StyleGAN2Step:
             self.last["r1"] = float(penalty.detach())
         self.optimizer_d.zero_grad(set_to_none=True)
         total.backward()
+        average_gradients(self.discriminator)
         self.optimizer_d.step()
         if self.ada is not None:
-            r_t = self.ada.update(real_logits)
+            r_t = self.ada.update(gather_rows(real_logits))
             self.last["r_t"] = r_t if r_t is not None else self.last["r_t"]
         return float(loss.detach())
 
@@ -250,8 +268,9 @@ class StyleGAN2Step:
         gen_labels = labels[torch.randperm(labels.shape[0], device=labels.device)] if labels is not None else None
         loss_g = self._generator_step(iteration, images.shape[0], gen_labels)
         loss_d = self._discriminator_step(iteration, images, labels)
-        self.num_images += images.shape[0]
-        self._update_ema(images.shape[0])
+        global_batch = images.shape[0] * world_size()
+        self.num_images += global_batch
+        self._update_ema(global_batch)
         p = float(self.augment.p) if isinstance(self.augment, AdaptiveAugmentPipeline) else 0.0
         return {"loss_g": loss_g, "loss_d": loss_d, **self.last, "ada_p": p, "kimg": self.num_images / 1000.0}
 
@@ -342,6 +361,12 @@ class StyleGAN2Trainer(Engine):
         grid_rows: rows of the sample grids (written at the end, EMA generator, fixed seed).
         grid_columns: columns of the sample grids.
         grid_seed: seed of the grid latents.
+        evaluation: FID / KID / precision / recall settings (``interval`` epochs or ``interval_kimg``,
+            ``num_samples``, ...; see ``monai_synth.engines.stylegan2_evaluation``); None or interval 0: off.
+
+    In a data-parallel run (torchrun, see ``bundles/stylegan2_ada/multi_gpu_train.json``) ``data_loader`` has a
+    ``DistributedSampler``, ``kimg`` counts the images of all processes, and only rank 0 writes checkpoints,
+    TensorBoard, grids, metrics and evaluations.
     """
 
     def __init__(
@@ -358,6 +383,7 @@ class StyleGAN2Trainer(Engine):
         grid_rows: int = 4,
         grid_columns: int = 8,
         grid_seed: int = 0,
+        evaluation: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__(step)
         self.step = step
@@ -382,12 +408,21 @@ class StyleGAN2Trainer(Engine):
             global_step_transform=lambda engine, _: engine.state.iteration,
         )
         self.checkpoint_every = max(1, int(checkpoint_every))
+        self.add_event_handler(Events.GET_BATCH_STARTED, self._start_clock)
+        self.add_event_handler(Events.ITERATION_COMPLETED, self._stop_clock)  # before checkpoints and evaluation
+        self.add_event_handler(Events.EPOCH_STARTED, self._shuffle_shards)
         self.add_event_handler(Events.ITERATION_COMPLETED(every=self.checkpoint_every), self.checkpointer)
         self.add_event_handler(Events.COMPLETED, self._save_last)
         self.add_event_handler(Events.ITERATION_COMPLETED(every=self.log_every), self._log)
         self.add_event_handler(Events.COMPLETED, self.write_sample_grids)
         self._tensorboard = None
         self._timer = time.perf_counter()
+        self._clock: float | None = None
+        self.fidelity: StyleGAN2FidelityMonitor | None = None
+        if is_enabled(evaluation) and rank() == 0:
+            self.fidelity = StyleGAN2FidelityMonitor(evaluation or {}, self.output_dir)
+            self.fidelity.attach(self)
+        self.add_event_handler(Events.COMPLETED, self.write_metrics)
 
     def total_iterations(self) -> int:
         """Iterations of the whole run: ``kimg`` thousand images, else ``epochs`` x batches per epoch."""
@@ -395,8 +430,8 @@ class StyleGAN2Trainer(Engine):
         if per_epoch < 1:
             raise ValueError("the data loader yields no batch: fewer images than batch_size (drop_last=True)?")
         if self.kimg > 0:
-            batch_size = getattr(self.data_loader, "batch_size", None) or 1
-            return max(1, math.ceil(self.kimg * 1000.0 / batch_size))
+            # rounded first, so that kimg = iterations x batch / 1000 gives exactly that many iterations
+            return max(1, math.ceil(round(self.kimg * 1000.0 / self.global_batch_size(), 6)))
         return max(1, self.epochs) * per_epoch
 
     def resume(self) -> Path | None:
@@ -407,6 +442,8 @@ class StyleGAN2Trainer(Engine):
             pattern = f"{CHECKPOINT_PREFIX}_checkpoint_*.pt"
             saved = sorted((int(p.stem.rsplit("_", 1)[1]), p.name) for p in self.checkpoint_dir.glob(pattern))
             self.checkpointer.load_state_dict({"_saved": saved})
+            if world_size() > 1:  # every rank restored rank 0's RNG state: give each its own stream again
+                torch.manual_seed(int(torch.randint(0, 2**31 - 1, (1,))) + rank())
             kimg = self.step.num_images / 1000
             logger.info("resumed from %s (iteration %d, %.1f kimg)", latest, self.state.iteration, kimg)
             return latest
@@ -424,10 +461,12 @@ class StyleGAN2Trainer(Engine):
         if self.state.iteration >= total and self.state.max_iters is not None:
             logger.info("training complete (%d/%d iterations): writing sample grids only", self.state.iteration, total)
             self.write_sample_grids()
+            self.write_metrics()
+            self._close_tensorboard()
             return self.state
         if self.state.max_iters is not None:
             self.state.max_iters = total
-        kimg = total * self._batch_size() / 1000
+        kimg = total * self.global_batch_size() / 1000
         logger.info("training %d iterations (%.1f kimg) into %s", total, kimg, self.output_dir)
         try:
             return super().run(self.data_loader, max_iters=total)
@@ -438,8 +477,28 @@ class StyleGAN2Trainer(Engine):
         if engine.state.iteration % self.checkpoint_every:
             self.checkpointer(engine)
 
-    def _batch_size(self) -> int:
-        return getattr(self.data_loader, "batch_size", None) or 1
+    def global_batch_size(self) -> int:
+        """Real images per iteration over all processes."""
+        return (getattr(self.data_loader, "batch_size", None) or 1) * world_size()
+
+    def _start_clock(self, engine: Engine) -> None:
+        self._clock = time.perf_counter()
+
+    def _stop_clock(self, engine: Engine) -> None:
+        """Add the time of this iteration (batch + step; not checkpoints, evaluation or logging) to the total."""
+        if self._clock is not None:
+            self.step.train_seconds += time.perf_counter() - self._clock
+            self._clock = None
+
+    def _shuffle_shards(self, engine: Engine) -> None:
+        """A new shuffle per epoch for a ``DistributedSampler`` (a plain shuffling loader needs nothing)."""
+        sampler = getattr(self.data_loader, "sampler", None)
+        if hasattr(sampler, "set_epoch"):
+            sampler.set_epoch(engine.state.epoch)
+
+    def writer(self) -> Any:
+        """The TensorBoard ``SummaryWriter`` of this run (None on ranks other than 0)."""
+        return self._writer() if rank() == 0 else None
 
     def _writer(self) -> Any:
         if self._tensorboard is None:
@@ -454,6 +513,8 @@ class StyleGAN2Trainer(Engine):
             self._tensorboard = None
 
     def _log(self, engine: Engine) -> None:
+        if rank() != 0:
+            return
         out = engine.state.output
         for key, value in out.items():
             self._writer().add_scalar(f"train/{key}", value, engine.state.iteration)
@@ -470,6 +531,8 @@ class StyleGAN2Trainer(Engine):
         """Write ``samples_class<k>.png`` (``samples.png`` if unconditional) from the EMA generator."""
         from monai_synth.io import write_png
 
+        if rank() != 0:
+            return []
         grids = class_sample_grids(self.step.generator_ema, self.grid["rows"], self.grid["columns"], self.grid["seed"])
         paths = []
         for k, grid in grids.items():
@@ -479,6 +542,34 @@ class StyleGAN2Trainer(Engine):
         self._writer().flush()
         logger.info("sample grids: %s", ", ".join(str(p) for p in paths))
         return paths
+
+    def write_metrics(self, engine: Engine | None = None) -> Path | None:
+        """Write ``metrics.json`` (length, measured seconds, ADA p, the fidelity curve and best FID); rank 0 only."""
+        if rank() != 0:
+            return None
+        step, g = self.step, self.step.generator
+        seconds = step.train_seconds
+        metrics: dict[str, Any] = {
+            "written_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "model": "stylegan2_ada",
+            "iterations": int(self.state.iteration),
+            "kimg": step.num_images / 1000.0,
+            "batch_size": self.global_batch_size(),
+            "world_size": world_size(),
+            "train_seconds": round(seconds, 2),
+            "images_per_second": round(step.num_images / seconds, 2) if seconds > 0 else 0.0,
+            "ada_p": float(step.augment.p) if isinstance(step.augment, AdaptiveAugmentPipeline) else 0.0,
+            "image_size": g.image_size,
+            "channels": g.image_channels,
+            "num_classes": g.num_classes,
+            "device": str(step.device),
+        }
+        if self.fidelity is not None:
+            metrics.update(self.fidelity.summary())
+        path = self.output_dir / "metrics.json"
+        with atomic_open(path) as handle:
+            handle.write(json.dumps(metrics, indent=2).encode("utf-8"))
+        return path
 
 
 def _latent(z_dim: int, seed: int) -> torch.Tensor:

@@ -1,0 +1,107 @@
+"""Argument parsers of ``monai-synth compare`` and ``monai-synth ablate-stylegan2``."""
+
+from __future__ import annotations
+
+import argparse
+
+from monai_synth.comparison.overrides import parse_overrides
+
+
+def _default_device() -> str:
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def _add_common(parser: argparse.ArgumentParser, minutes: float) -> None:
+    parser.add_argument("--out", required=True, metavar="DIR", help="output folder (resumable: run again to continue)")
+    parser.add_argument("--image-size", type=int, default=32, help="training size of both models (default 32)")
+    parser.add_argument("--minutes", type=float, default=minutes,
+                        help=f"training budget per model run, wall clock on this machine (default {minutes:g})")
+    parser.add_argument("--num-samples", type=int, default=500, help="generated images per model, balanced classes")
+    parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: cuda when available)")
+    parser.add_argument("--split", default="train", help="training split of the data source (default train)")
+    parser.add_argument("--real-split", default="test", help="reference split for the metrics (default test)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of data, training and sampling (default 0)")
+    parser.add_argument("--phantom-count", type=int, default=512, help="phantom images when no dataset is given")
+    parser.add_argument("--bootstrap", type=int, default=50, help="bootstrap resamples of the FID interval")
+    parser.add_argument("--stylegan2", action="append", metavar="KEY=VALUE",
+                        help="override of bundles/stylegan2_ada/train.json (repeatable), e.g. batch_size=32")
+    parser.add_argument("--stylegan2-sample", action="append", metavar="KEY=VALUE",
+                        help="override of bundles/stylegan2_ada/sample.json, e.g. truncation_psi=1.0")
+
+
+def add_comparison_commands(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``compare`` and ``ablate-stylegan2`` to the ``monai-synth`` subcommands."""
+    compare = subparsers.add_parser(
+        "compare", help="train Medfusion and StyleGAN2-ADA at equal compute and tabulate FID/precision/recall",
+        description="Train Medfusion and StyleGAN2-ADA on the same data with the same compute budget, sample "
+                    "both with their sample configs and write compare.json / compare.md "
+                    "(see docs/compare.md).")  # fmt: skip
+    compare.add_argument("--dataset", default="", help="any data source the data layer reads; empty = phantom")
+    _add_common(compare, 30.0)
+    compare.add_argument("--channels", type=int, default=1, help="image channels (1 or 3)")
+    compare.add_argument("--autoencoder-fraction", type=float, default=0.25,
+                         help="share of Medfusion's budget for its autoencoder phase (default 0.25)")
+    compare.add_argument("--medfusion", action="append", metavar="KEY=VALUE",
+                         help="override of bundles/medfusion/train.json (repeatable), e.g. unet#channels=[32,64]")
+    compare.add_argument("--medfusion-sample", action="append", metavar="KEY=VALUE",
+                         help="override of bundles/medfusion/sample.json, e.g. steps=50")
+    compare.set_defaults(func=_run_compare)
+
+    ablate = subparsers.add_parser(
+        "ablate-stylegan2", help="StyleGAN2-ADA with/without ADA and transfer learning on limited data",
+        description="Pretrain StyleGAN2-ADA on a source dataset, then train on a few hundred target images with "
+                    "and without ADA and transfer learning; write ablation.json / ablation.md.")  # fmt: skip
+    ablate.add_argument("--source", default="", help="pretraining data source (empty = phantom)")
+    ablate.add_argument("--target", default="", help="target data source (empty = phantom)")
+    ablate.add_argument("--target-count", type=int, default=300, help="target training images (balanced classes)")
+    ablate.add_argument("--pretrain-minutes", type=float, default=None,
+                        help="budget of the source run (default --minutes)")  # fmt: skip
+    ablate.add_argument("--ada-target", type=float, default=0.6, help="ADA's target r_t in the ADA variants")
+    ablate.add_argument("--ada-kimg", type=float, default=20.0,
+                        help="kimg for ADA's p to go from 0 to 1 (default 20: short runs; the paper used 500)")
+    _add_common(ablate, 10.0)
+    ablate.set_defaults(func=_run_ablation)
+
+
+def _common_settings(args: argparse.Namespace) -> dict:
+    return {"out": args.out, "image_size": args.image_size, "minutes": args.minutes, "num_samples": args.num_samples,
+            "device": args.device or _default_device(), "split": args.split, "real_split": args.real_split,
+            "seed": args.seed, "phantom_count": args.phantom_count, "bootstrap": args.bootstrap,
+            "stylegan2": parse_overrides(args.stylegan2),
+            "stylegan2_sample": parse_overrides(args.stylegan2_sample)}  # fmt: skip
+
+
+def _print_table(path: str) -> None:
+    with open(path, encoding="utf-8") as handle:
+        print(handle.read())
+
+
+def _run_compare(args: argparse.Namespace) -> int:
+    from monai_synth.comparison.compare import CompareSettings, run_compare
+
+    settings = CompareSettings(
+        dataset=args.dataset, channels=args.channels, autoencoder_fraction=args.autoencoder_fraction,
+        medfusion=parse_overrides(args.medfusion), medfusion_sample=parse_overrides(args.medfusion_sample),
+        **_common_settings(args),
+    )  # fmt: skip
+    run_compare(settings)
+    _print_table(f"{args.out}/compare.md")
+    return 0
+
+
+def _run_ablation(args: argparse.Namespace) -> int:
+    from monai_synth.comparison.ablation import AblationSettings, run_ablation
+
+    settings = AblationSettings(
+        source=args.source, target=args.target, target_count=args.target_count,
+        pretrain_minutes=args.pretrain_minutes, ada_target=args.ada_target, ada_kimg=args.ada_kimg,
+        **_common_settings(args),
+    )  # fmt: skip
+    run_ablation(settings)
+    _print_table(f"{args.out}/ablation.md")
+    return 0
+
+
+__all__ = ["add_comparison_commands"]

@@ -1,0 +1,114 @@
+"""Train and sample one model of a comparison through its bundle configs; each step is skipped once done.
+
+A model's run folder holds the bundle's own outputs plus ``run.json`` (length, measured seconds), written once
+training has finished, and ``samples/`` (complete when its ``manifest.jsonl`` has one line per sample). Running
+the command again resumes an interrupted training run (the bundles resume from their checkpoints) and skips
+what is complete.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from monai_synth.comparison.bundle_runs import bundle_file, run_bundle
+from monai_synth.io.atomic import atomic_open
+
+NO_EVALUATION = {"evaluation#interval": 0}
+
+
+def write_json(obj: Any, path: Path) -> None:
+    """Write ``obj`` as JSON through a temporary file and a rename."""
+    with atomic_open(path) as handle:
+        handle.write((json.dumps(obj, indent=2, default=float) + "\n").encode("utf-8"))
+
+
+def _finished(run_dir: Path) -> dict[str, Any] | None:
+    path = run_dir / "run.json"
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def train_stylegan2(run_dir: Path, overrides: Mapping[str, Any], kimg: float) -> dict[str, Any]:
+    """Train the StyleGAN2-ADA bundle for ``kimg`` (evaluation during training off); return ``run.json``."""
+    done = _finished(run_dir)
+    if done is not None:
+        return done
+    settings = {**overrides, **NO_EVALUATION, "evaluation#interval_kimg": 0, "output_dir": str(run_dir), "kimg": kimg}
+    wall = run_bundle(bundle_file("stylegan2_ada", "train.json"), settings)
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    record = {"model": "stylegan2_ada", "train_seconds": metrics["train_seconds"], "wall_seconds": round(wall, 2),
+              "kimg": metrics["kimg"], "iterations": metrics["iterations"], "ada_p": metrics["ada_p"],
+              "num_classes": metrics["num_classes"]}  # fmt: skip
+    write_json(record, run_dir / "run.json")
+    return record
+
+
+def train_medfusion(run_dir: Path, overrides: Mapping[str, Any], epochs: Mapping[str, int]) -> dict[str, Any]:
+    """Train the Medfusion bundle for the given phase epochs (evaluation during training off); return ``run.json``."""
+    from monai_synth.engines.checkpoint import load_state
+
+    done = _finished(run_dir)
+    if done is not None:
+        return done
+    settings = {**overrides, **NO_EVALUATION, "output_dir": str(run_dir), **epochs}
+    wall = run_bundle(bundle_file("medfusion", "train.json"), settings)
+    finals = {p: load_state(run_dir / p / "final.pt") for p in ("autoencoder", "diffusion")}
+    seconds = {f"{p}_seconds": round(float(s.get("seconds_last_run", 0.0)), 2) for p, s in finals.items()}
+    record = {"model": "medfusion", "train_seconds": round(sum(seconds.values()), 2), **seconds,
+              "wall_seconds": round(wall, 2), **dict(epochs),
+              "num_classes": int(finals["diffusion"]["num_classes"])}  # fmt: skip
+    write_json(record, run_dir / "run.json")
+    return record
+
+
+def _complete(samples_dir: Path, num_samples: int) -> bool:
+    manifest = samples_dir / "manifest.jsonl"
+    return manifest.is_file() and len(manifest.read_text().splitlines()) == num_samples
+
+
+def _timed_fresh(samples_dir: Path, num_samples: int, write: Any) -> float:
+    """Run ``write()`` into an emptied ``samples_dir`` unless it is complete; seconds taken (0 if skipped)."""
+    if _complete(samples_dir, num_samples):
+        return 0.0
+    shutil.rmtree(samples_dir, ignore_errors=True)
+    start = time.perf_counter()
+    write()
+    return round(time.perf_counter() - start, 2)
+
+
+def sample_stylegan2(run_dir: Path, num_samples: int, overrides: Mapping[str, Any]) -> tuple[Path, float]:
+    """``num_samples`` images from ``sample.json``, classes cycling (balanced); the folder and the seconds taken."""
+    samples = run_dir / "samples"
+    settings = {"checkpoint_dir": str(run_dir / "checkpoints"), "output_dir": str(samples),
+                "num_samples": num_samples, "class_label": None, **overrides}  # fmt: skip
+    config = bundle_file("stylegan2_ada", "sample.json")
+    seconds = _timed_fresh(samples, num_samples, lambda: run_bundle(config, settings))
+    return samples, seconds
+
+
+def class_counts(num_samples: int, num_classes: int) -> list[int]:
+    """Balanced split of ``num_samples`` over the classes (the first classes take the remainder)."""
+    base, extra = divmod(num_samples, max(num_classes, 1))
+    return [base + (1 if c < extra else 0) for c in range(max(num_classes, 1))]
+
+
+def sample_medfusion(
+    run_dir: Path, num_samples: int, num_classes: int, overrides: Mapping[str, Any]
+) -> tuple[Path, float]:
+    """Balanced samples from ``sample.json``, one call per class with its own seeds; folder and seconds."""
+    samples = run_dir / "samples"
+    seed = int(overrides.get("seed", 0))
+    config = bundle_file("medfusion", "sample.json")
+
+    def write() -> None:
+        for c, count in enumerate(class_counts(num_samples, num_classes)):
+            if count:
+                per_class = {"num_samples": count, "class_label": c, "seed": seed + c * num_samples}
+                folders = {"checkpoint_dir": str(run_dir), "output_dir": str(samples)}
+                run_bundle(config, {**folders, **overrides, **per_class})
+
+    return samples, _timed_fresh(samples, num_samples, write)
