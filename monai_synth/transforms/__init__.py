@@ -16,6 +16,19 @@ Typical use::
     norm = make_intensity_transform("auto")   # value range / CT window / percentiles per image
 """
 
+from .degradation import (
+    SR_FACTORS,
+    DegradeInpaint,
+    DegradeInpaintd,
+    DegradeNoise,
+    DegradeNoised,
+    DegradeResolution,
+    DegradeResolutiond,
+    Degradation,
+    downsample,
+    make_degradation,
+    upsample,
+)
 from .auto import INTENSITY_MODES, AutoIntensity, AutoIntensityd, make_intensity_transform
 from .intensity import UnitIntervalTransform, UnitIntervalTransformd, header_number, unit_to_window, window_to_unit
 from .percentile import PercentileNormalize, PercentileNormalized
@@ -23,6 +36,17 @@ from .value_range import RangeToSymmetric, RangeToSymmetricd
 from .window import WINDOW_PRESETS, WindowIntensity, WindowIntensityd, resolve_window
 
 __all__ = [
+    "SR_FACTORS",
+    "DegradeInpaint",
+    "DegradeInpaintd",
+    "DegradeNoise",
+    "DegradeNoised",
+    "DegradeResolution",
+    "DegradeResolutiond",
+    "Degradation",
+    "downsample",
+    "make_degradation",
+    "upsample",
     "INTENSITY_MODES",
     "WINDOW_PRESETS",
     "AutoIntensity",

@@ -1,0 +1,205 @@
+"""Med-cDiff restorers: build the three trained networks, and restore degraded images with them.
+
+A restorer maps a condition (the degraded image, plus the mask for inpainting) ``(B, C_cond, H, W)`` in
+[-1, 1] to restored images ``(B, C, H, W)``. :func:`load_restorer` rebuilds one from the ``final.pt`` that
+:class:`~monai_synth.engines.med_cdiff.MedCDiffWorkflow` writes under ``<checkpoint_dir>/<model>/``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from monai.networks.nets import DiffusionModelUNet
+from torch import nn
+
+from monai_synth.engines.checkpoint import load_state, sha256_of
+from monai_synth.engines.medfusion_steps import autocast_for
+from monai_synth.transforms.degradation import Degradation, make_degradation, upsample
+
+__all__ = [
+    "MODELS",
+    "SAMPLERS",
+    "build_diffusion_unet",
+    "build_generator",
+    "build_discriminator",
+    "check_model_task",
+    "Restorer",
+    "InterpolationRestorer",
+    "load_restorer",
+]
+
+MODELS = ("diffusion", "pix2pix", "srgan")
+SAMPLERS = ("ddpm", "ddim", "dpmpp_2m")
+
+
+def check_model_task(model: str, task: str) -> None:
+    """Raise ``ValueError`` for an unknown model or a model that cannot do the task (SRGAN: sr only)."""
+    if model not in MODELS:
+        raise ValueError(f"model must be one of {MODELS}, got {model!r}")
+    if model == "srgan" and task != "sr":
+        raise ValueError(f"model 'srgan' is a super-resolution baseline: it needs task 'sr', got task {task!r}")
+
+
+def build_diffusion_unet(args: dict, channels: int, cond_channels: int) -> DiffusionModelUNet:
+    """MONAI's ``DiffusionModelUNet`` (group norm) on ``cat(x_t, condition)``, predicting the noise of ``x_t``."""
+    levels = len(args["channels"])
+    return DiffusionModelUNet(
+        spatial_dims=2,
+        in_channels=channels + cond_channels,
+        out_channels=channels,
+        channels=tuple(args["channels"]),
+        attention_levels=tuple(args.get("attention_levels", (False,) * levels)),
+        num_res_blocks=args.get("num_res_blocks", 1),
+        norm_num_groups=args.get("norm_num_groups", 32),
+        num_head_channels=args.get("num_head_channels", 32),
+        resblock_updown=args.get("resblock_updown", False),
+    )
+
+
+def build_generator(model: str, args: dict, channels: int, cond_channels: int) -> nn.Module:
+    """The restoring network of a model: the diffusion UNet, the pix2pix U-Net or the SRResNet."""
+    if model == "diffusion":
+        return build_diffusion_unet(args, channels, cond_channels)
+    if model == "pix2pix":
+        from monai_synth.networks.pix2pix import Pix2PixGenerator
+
+        return Pix2PixGenerator(cond_channels, channels, **args.get("generator", {}))
+    from monai_synth.networks.srgan import SRResNetGenerator
+
+    return SRResNetGenerator(cond_channels, channels, **args.get("generator", {}))
+
+
+def build_discriminator(model: str, args: dict, channels: int, cond_channels: int) -> nn.Module:
+    """The GAN baselines' discriminator: conditional PatchGAN (pix2pix) or the SRGAN discriminator."""
+    if model == "pix2pix":
+        from monai_synth.networks.pix2pix import build_patch_discriminator
+
+        return build_patch_discriminator(channels + cond_channels, **args.get("discriminator", {}))
+    from monai_synth.networks.srgan import SRGANDiscriminator
+
+    return SRGANDiscriminator(channels, **args.get("discriminator", {}))
+
+
+def noise_from_seeds(seeds: Sequence[int], shape: tuple[int, ...], device: torch.device) -> torch.Tensor:
+    """Starting noise, one draw per image from its own seed (an image does not depend on its batch)."""
+    return torch.stack([torch.randn(shape, generator=torch.Generator().manual_seed(int(s))) for s in seeds]).to(device)
+
+
+class Restorer:
+    """A trained restorer: ``restorer(condition, seeds) -> restored`` in [-1, 1].
+
+    Attributes:
+        model: "diffusion" | "pix2pix" | "srgan"; task: "sr" | "denoise" | "inpaint".
+        degradation: the task's :class:`Degradation` as trained.
+        image_size / channels: the training image size and channels.
+        intensity: the training data's intensity settings (``ImageTensorSet.intensity``).
+        checkpoint_sha256: hash of ``final.pt``; description: one line saying what restores.
+
+    Args:
+        net: the restoring network (EMA UNet for diffusion), in eval mode.
+        state: the ``final.pt`` contents (settings).
+        schedule: the noise schedule (diffusion only).
+        sampler / steps / eta: diffusion sampling settings.
+        device: compute device.
+    """
+
+    def __init__(self, net: nn.Module, state: dict[str, Any], checkpoint_sha256: str, schedule=None,
+                 sampler: str = "dpmpp_2m", steps: int = 50, eta: float = 0.0, device: str | torch.device = "cpu",
+                 precision: str = "fp32") -> None:
+        if sampler not in SAMPLERS:
+            raise ValueError(f"sampler must be one of {SAMPLERS}, got {sampler!r}")
+        self.net, self.schedule = net.eval().requires_grad_(False), schedule
+        self.model, self.task = str(state["model"]), str(state["task"])
+        self.degradation: Degradation = make_degradation(self.task, state.get("degradation", {}))
+        self.image_size, self.channels = int(state["image_size"]), int(state["channels"])
+        self.intensity = dict(state.get("intensity", {}))
+        self.class_names = list(state.get("class_names", []))
+        self.checkpoint_sha256 = checkpoint_sha256
+        self.sampler, self.steps, self.eta = sampler, int(steps), float(eta)
+        self.device, self.precision = torch.device(device), precision
+        how = f", {sampler} {self.steps} steps" if self.model == "diffusion" else ""
+        self.description = f"Med-cDiff {self.model}, {self.task}{how}"
+
+    def _check(self, condition: torch.Tensor, seeds: Sequence[int]) -> None:
+        want = self.degradation.condition_channels(self.channels)
+        if condition.ndim != 4 or condition.shape[1] != want:
+            raise ValueError(f"condition must be (B, {want}, H, W) for task {self.task!r}, got {tuple(condition.shape)}")
+        if len(seeds) != condition.shape[0]:
+            raise ValueError(f"got {len(seeds)} seeds for a batch of {condition.shape[0]} images")
+
+    @torch.no_grad()
+    def __call__(self, condition: torch.Tensor, seeds: Sequence[int]) -> torch.Tensor:
+        """Restore a batch of conditions; diffusion starts from noise seeded per image by ``seeds``."""
+        self._check(condition, seeds)
+        cond = condition.to(self.device).float()
+        if self.model != "diffusion":
+            with autocast_for(self.device, self.precision):
+                return self.net(cond).float().clamp(-1.0, 1.0)
+        return self._sample(cond, seeds)
+
+    def _sample(self, cond: torch.Tensor, seeds: Sequence[int]) -> torch.Tensor:
+        from monai_synth import diffusion
+
+        x_t = noise_from_seeds(seeds, (self.channels, *cond.shape[-2:]), self.device)
+        gens = [torch.Generator(device=self.device).manual_seed(int(s) * 7919 + 1) for s in seeds]
+
+        def denoiser(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+            with autocast_for(self.device, self.precision):
+                return self.net(torch.cat([x, cond], dim=1), t).float()
+
+        # images live in [-1, 1]: clamp the predicted clean image at every step (Ho et al. 2020's
+        # "clip_denoised"). With T = 2000 linear betas, alphas_cumprod[T-1] ~ 1.6e-9, so an eps error of 0.01 at
+        # the first step implies an x0 error of ~250; unclamped, the trajectory never recovers.
+        kwargs: dict[str, Any] = {"steps": self.steps, "generator": gens, "clip_x0": 1.0}
+        if self.sampler == "ddim":
+            kwargs["eta"] = self.eta
+        if self.sampler == "ddpm":
+            kwargs["variance"] = "beta"  # Med-cDiff: sigma_t^2 = beta_t
+        x0 = getattr(diffusion, f"sample_{self.sampler}")(denoiser, x_t, self.schedule, **kwargs)
+        return x0.clamp(-1.0, 1.0)
+
+
+class InterpolationRestorer:
+    """Interpolation baseline for super-resolution: ``restorer(low, size)`` upsamples the low-resolution image.
+
+    Args:
+        mode: "bicubic" or "bilinear".
+    """
+
+    def __init__(self, mode: str = "bicubic") -> None:
+        if mode not in ("bicubic", "bilinear"):
+            raise ValueError(f"interpolation mode must be 'bicubic' or 'bilinear', got {mode!r}")
+        self.model = self.mode = mode
+        self.task = "sr"
+        self.description = f"{mode} interpolation"
+
+    def __call__(self, low: torch.Tensor, size: int | Sequence[int]) -> torch.Tensor:
+        """Upsample ``low`` (B, C, h, w) to ``size``."""
+        return upsample(low, size, self.mode)
+
+
+def load_restorer(checkpoint_dir: str | Path, model: str = "diffusion", device: str | torch.device = "cpu",
+                  sampler: str = "dpmpp_2m", steps: int = 50, eta: float = 0.0) -> Restorer:
+    """Rebuild a trained restorer from ``checkpoint_dir/<model>/final.pt``.
+
+    Raises:
+        FileNotFoundError: naming the missing ``final.pt``.
+        ValueError: on an unknown model or sampler.
+    """
+    from monai_synth.diffusion import make_schedule
+
+    if model not in MODELS:
+        raise ValueError(f"model must be one of {MODELS}, got {model!r}")
+    path = Path(checkpoint_dir) / model / "final.pt"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no trained {model} model here; run bundles/med_cdiff/train.json with model={model}")
+    device = torch.device(device)
+    state = load_state(path, device)
+    cond_ch = make_degradation(state["task"], state.get("degradation", {})).condition_channels(state["channels"])
+    net = build_generator(model, state["network_args"], int(state["channels"]), cond_ch).to(device)
+    net.load_state_dict(state.get("network_ema", state["network"]))
+    schedule = make_schedule(**state["schedule_args"]).to(device) if model == "diffusion" else None
+    return Restorer(net, state, sha256_of(path), schedule, sampler, steps, eta, device)

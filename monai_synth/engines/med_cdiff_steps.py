@@ -1,0 +1,191 @@
+"""One optimisation step of each Med-cDiff restorer, as small callables over ``engine.state.iteration``.
+
+Every step draws its batch (``batch_indices``) and all its randomness, the degradation included
+(``step_generator``), from ``(seed, iteration, rank)``: a resumed run repeats an uninterrupted one exactly.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from ignite.engine import Engine
+from torch import nn
+
+from monai_synth.engines.indexing import batch_indices, step_generator
+from monai_synth.engines.medfusion_steps import autocast_for
+from monai_synth.transforms.degradation import Degradation
+
+__all__ = ["RestorationBatches", "ConditionalDiffusionStep", "Pix2PixStep", "SRGANStep", "bce_logits"]
+
+
+class RestorationBatches:
+    """Clean batch, its degraded condition and the step's generator for one iteration.
+
+    Args:
+        images: all training images (N, C, H, W) in [-1, 1].
+        degradation: the task's degradation (random factor / level / mask per image).
+        batch_size / seed: per-rank batch size and run seed.
+        device: compute device; channels_last: NHWC tensors.
+        rank / world_size: for distributed runs.
+    """
+
+    def __init__(
+        self,
+        images: torch.Tensor,
+        degradation: Degradation,
+        batch_size: int,
+        seed: int,
+        device: torch.device | str = "cpu",
+        channels_last: bool = False,
+        rank: int = 0,
+        world_size: int = 1,
+    ) -> None:
+        self.images, self.degradation, self.batch_size, self.seed = images, degradation, batch_size, seed
+        self.device, self.channels_last = torch.device(device), channels_last
+        self.rank, self.world = rank, world_size
+
+    def layout(self, x: torch.Tensor) -> torch.Tensor:
+        """NHWC when ``channels_last``."""
+        return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
+
+    def __call__(self, engine: Engine) -> tuple[torch.Tensor, torch.Tensor, torch.Generator]:
+        i = engine.state.iteration - 1
+        idx = batch_indices(i, self.images.shape[0], self.batch_size, self.seed, self.rank, self.world)
+        g = step_generator(self.seed, i, self.rank, self.device)
+        x = self.images[idx].to(self.device, non_blocking=True)
+        cond = self.degradation.training(x, g)
+        # layers that draw from torch's global generator (pix2pix dropout) get it seeded from this step's
+        # generator, so that they too are a function of the iteration (exact resume)
+        torch.manual_seed(int(torch.randint(0, 2**62, (1,), generator=g, device=g.device)))
+        return x, cond, g
+
+
+def bce_logits(logits: torch.Tensor, real: bool) -> torch.Tensor:
+    """Binary cross-entropy of logits against all-real or all-fake targets (the GAN loss of both papers)."""
+    logits = logits.float()
+    target = torch.ones_like(logits) if real else torch.zeros_like(logits)
+    return F.binary_cross_entropy_with_logits(logits, target)
+
+
+def _optimise(opt: torch.optim.Optimizer, loss: torch.Tensor, params=None, clip: float = 0.0) -> float | None:
+    """Zero the gradients, back-propagate, clip when asked, step; return the gradient norm when clipped."""
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    norm = torch.nn.utils.clip_grad_norm_(params, clip) if clip and params is not None else None
+    opt.step()
+    return None if norm is None else float(norm)
+
+
+class ConditionalDiffusionStep:
+    """Med-cDiff's denoising step: the degraded image is concatenated to ``x_t``; the UNet predicts the noise.
+
+    Loss ``|| eps - eps_theta(cat(x_t, condition), t) ||^2`` with ``t ~ U{0..T-1}`` (Ho et al. 2020, Alg. 1).
+
+    Args:
+        unet: ``unet(cat(x_t, cond), t) -> eps`` (possibly DDP-wrapped).
+        optimizer: its optimiser; ema: a ``WeightEMA`` updated after each step, or None.
+        schedule: the ``NoiseSchedule``.
+        batches: the batch source.
+        precision: "fp32" | "bf16" | "fp16"; grad_clip: max gradient norm (0 = off).
+    """
+
+    def __init__(self, unet: nn.Module, optimizer: torch.optim.Optimizer, ema, schedule, batches: RestorationBatches,
+                 precision: str = "fp32", grad_clip: float = 1.0) -> None:
+        self.unet, self.opt, self.ema, self.schedule, self.batches = unet, optimizer, ema, schedule, batches
+        self.precision, self.grad_clip = precision, grad_clip
+
+    def __call__(self, engine: Engine) -> dict[str, float]:
+        x0, cond, g = self.batches(engine)
+        device = self.batches.device
+        t = torch.randint(0, self.schedule.num_steps, (x0.shape[0],), generator=g, device=device)
+        noise = torch.randn(x0.shape, generator=g, device=device)
+        x_in = self.batches.layout(torch.cat([self.schedule.add_noise(x0, noise, t), cond], dim=1))
+        self.unet.train()
+        with autocast_for(device, self.precision):
+            eps = self.unet(x_in, t)
+        loss = F.mse_loss(eps.float(), noise)
+        gnorm = _optimise(self.opt, loss, self.unet.parameters(), self.grad_clip)
+        if self.ema is not None:
+            self.ema.update()
+        out = {"loss": loss.item()}
+        if gnorm is not None:
+            out["grad_norm"] = gnorm
+        return out
+
+
+class Pix2PixStep:
+    """pix2pix step (Isola et al. 2017, eq. 4): ``G* = arg min_G max_D L_cGAN(G, D) + lambda L_L1(G)``.
+
+    The generator minimises ``BCE(D(c, G(c)), real) + l1_weight * |y - G(c)|``; then the discriminator
+    minimises ``(BCE(D(c, y), real) + BCE(D(c, G(c)), fake)) / 2`` (the paper halves D's objective).
+
+    Args:
+        generator / discriminator: the U-Net ``G(c)`` and the PatchGAN ``D(cat(c, y))`` (list output).
+        opt_g / opt_d: their optimisers.
+        batches: the batch source.
+        l1_weight: lambda (100 in the paper).
+        precision: "fp32" | "bf16" | "fp16".
+    """
+
+    def __init__(self, generator: nn.Module, discriminator: nn.Module, opt_g: torch.optim.Optimizer,
+                 opt_d: torch.optim.Optimizer, batches: RestorationBatches, l1_weight: float = 100.0,
+                 precision: str = "fp32") -> None:
+        self.g, self.d, self.opt_g, self.opt_d, self.batches = generator, discriminator, opt_g, opt_d, batches
+        self.l1_weight, self.precision = l1_weight, precision
+
+    def _d(self, cond: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
+        with autocast_for(self.batches.device, self.precision):
+            return self.d(self.batches.layout(torch.cat([cond, image], dim=1)))[-1].float()
+
+    def __call__(self, engine: Engine) -> dict[str, float]:
+        y, cond, _ = self.batches(engine)
+        self.g.train()
+        self.d.train()
+        with autocast_for(self.batches.device, self.precision):
+            fake = self.g(self.batches.layout(cond)).float()
+        l1 = F.l1_loss(fake, y)
+        g_adv = bce_logits(self._d(cond, fake), real=True)
+        _optimise(self.opt_g, g_adv + self.l1_weight * l1)
+        d_loss = 0.5 * (bce_logits(self._d(cond, y), real=True) + bce_logits(self._d(cond, fake.detach()), real=False))
+        _optimise(self.opt_d, d_loss)
+        return {"loss": (g_adv + self.l1_weight * l1).item(), "l1": l1.item(), "g_adv": g_adv.item(),
+                "d_loss": d_loss.item()}
+
+
+class SRGANStep:
+    """SRGAN step (Ledig et al. 2017, eq. 3): content loss + ``adversarial_weight`` x adversarial loss.
+
+    The content loss is the pixel MSE (the paper's SRGAN-MSE; its VGG feature loss needs ImageNet VGG weights,
+    which are not available offline). The discriminator minimises ``BCE(D(y), real) + BCE(D(G(c)), fake)``.
+
+    Args:
+        generator / discriminator: the SRResNet ``G(c)`` and the discriminator ``D(y) -> (B,)`` logits.
+        opt_g / opt_d: their optimisers.
+        batches: the batch source.
+        adversarial_weight: 1e-3 in the paper.
+        precision: "fp32" | "bf16" | "fp16".
+    """
+
+    def __init__(self, generator: nn.Module, discriminator: nn.Module, opt_g: torch.optim.Optimizer,
+                 opt_d: torch.optim.Optimizer, batches: RestorationBatches, adversarial_weight: float = 1e-3,
+                 precision: str = "fp32") -> None:
+        self.g, self.d, self.opt_g, self.opt_d, self.batches = generator, discriminator, opt_g, opt_d, batches
+        self.adv_w, self.precision = adversarial_weight, precision
+
+    def _d(self, image: torch.Tensor) -> torch.Tensor:
+        with autocast_for(self.batches.device, self.precision):
+            return self.d(self.batches.layout(image)).float()
+
+    def __call__(self, engine: Engine) -> dict[str, float]:
+        y, cond, _ = self.batches(engine)
+        self.g.train()
+        self.d.train()
+        with autocast_for(self.batches.device, self.precision):
+            fake = self.g(self.batches.layout(cond)).float()
+        content = F.mse_loss(fake, y)
+        g_adv = bce_logits(self._d(fake), real=True)
+        _optimise(self.opt_g, content + self.adv_w * g_adv)
+        d_loss = bce_logits(self._d(y), real=True) + bce_logits(self._d(fake.detach()), real=False)
+        _optimise(self.opt_d, d_loss)
+        return {"loss": (content + self.adv_w * g_adv).item(), "mse": content.item(), "g_adv": g_adv.item(),
+                "d_loss": d_loss.item()}

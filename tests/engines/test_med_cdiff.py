@@ -1,0 +1,134 @@
+"""Med-cDiff workflow: exact resume, model/task checks, and restorers loaded from a tiny trained run."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from ignite.engine import Events
+
+from monai_synth.engines.checkpoint import latest_checkpoint, load_state
+from monai_synth.engines.med_cdiff import InterpolationRestorer, MedCDiffWorkflow, load_restorer
+from monai_synth.engines.image_tensors import load_image_tensors
+from monai_synth.transforms import downsample, upsample
+
+TINY_NETS = {
+    "diffusion": {"channels": [8, 16], "attention_levels": [False, False], "norm_num_groups": 8,
+                  "num_head_channels": 8},
+    "pix2pix": {"generator": {"features": 4, "depth": 4}, "discriminator": {"channels": 4, "num_layers_d": 2}},
+    "srgan": {"generator": {"features": 4, "num_blocks": 1}, "discriminator": {"features": 4, "num_stages": 2, "dense": 8}},
+}
+
+
+class Interrupt(RuntimeError):
+    pass
+
+
+class StopAt:
+    """A handler that interrupts training after iteration ``k`` (as a killed process would)."""
+
+    def __init__(self, k: int) -> None:
+        self.k = k
+
+    def attach(self, engine) -> None:
+        engine.add_event_handler(Events.ITERATION_STARTED(once=self.k + 1), self._stop)
+
+    @staticmethod
+    def _stop(engine) -> None:
+        raise Interrupt
+
+
+def _workflow(out, model="diffusion", task="sr", handlers=None, **kw) -> MedCDiffWorkflow:
+    args = dict(
+        output_dir=str(out), task=task, model=model, image_size=16, phantom_count=8, batch_size=4, epochs=2,
+        network_args=TINY_NETS.get(model), schedule_args={"num_steps": 50}, sample={"steps": 3},
+        degradation={"factors": [2.0, 4.0]}, checkpoint_every=1, log_every=1, ema_decay=0.9, handlers=handlers,
+        learning_rate=1e-3, report_images=2,
+    )
+    return MedCDiffWorkflow(**{**args, **kw})
+
+
+@pytest.fixture(scope="module")
+def data():
+    return load_image_tensors(None, 16, phantom_count=8)
+
+
+@pytest.mark.parametrize("model,task", [("diffusion", "inpaint"), ("pix2pix", "denoise"), ("srgan", "sr")])
+def test_interrupted_run_resumes_to_the_same_weights(tmp_path, data, model, task):
+    _workflow(tmp_path / "ref", model, task).train(data)
+    with pytest.raises(Interrupt):
+        _workflow(tmp_path / "run", model, task, handlers=[StopAt(3)]).train(data)
+    assert not (tmp_path / "run" / model / "final.pt").exists()
+    assert latest_checkpoint(tmp_path / "run" / model).name == "checkpoint_3.pt"
+    _workflow(tmp_path / "run", model, task).train(data)
+    ref, res = load_state(tmp_path / "ref" / model / "final.pt"), load_state(tmp_path / "run" / model / "final.pt")
+    keys = ["network"] + (["network_ema"] if model == "diffusion" else [])
+    for key in keys:
+        for name, a in ref[key].items():
+            assert torch.equal(a, res[key][name]), f"{key}.{name}"
+    assert ref["history"]["iterations"] == res["history"]["iterations"] == [1, 2, 3, 4]
+
+
+def test_srgan_needs_the_sr_task(tmp_path):
+    with pytest.raises(ValueError, match="srgan.*sr"):
+        _workflow(tmp_path, "srgan", "denoise")
+    with pytest.raises(ValueError, match="model"):
+        _workflow(tmp_path, "unet", "sr", network_args={})
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    out = tmp_path_factory.mktemp("med_cdiff")
+    _workflow(out, "diffusion", "sr", epochs=1).run()
+    _workflow(out, "pix2pix", "sr", epochs=1).run()
+    return out
+
+
+def test_run_writes_checkpoint_grid_and_metrics(trained):
+    import json
+
+    for name in ("diffusion/final.pt", "diffusion_grid.png", "diffusion_metrics.json", "pix2pix/final.pt",
+                 "pix2pix_grid.png", "pix2pix_metrics.json"):
+        assert (trained / name).is_file(), name
+    final = load_state(trained / "diffusion" / "final.pt")
+    assert {"network", "network_ema", "model", "task", "degradation", "network_args", "schedule_args", "image_size",
+            "channels", "intensity", "class_names"} <= set(final)
+    metrics = json.loads((trained / "diffusion_metrics.json").read_text())
+    assert set(metrics["settings"]) == {"x2", "x4"}
+    assert {"psnr", "ssim"} <= set(metrics["settings"]["x4"]["restored"]) and metrics["diffusion_seconds"] > 0
+
+
+def test_load_restorer_same_seeds_same_output(trained):
+    r = load_restorer(trained, "diffusion", sampler="ddpm", steps=4)
+    assert r.task == "sr" and r.image_size == 16 and r.channels == 1 and len(r.checkpoint_sha256) == 64
+    assert "diffusion" in r.description and "ddpm 4 steps" in r.description
+    clean = torch.rand(3, 1, 16, 16) * 2 - 1
+    cond = r.degradation.fixed(clean, {"factor": 4.0}, [0, 1, 2])
+    a, b = r(cond, [5, 6, 7]), load_restorer(trained, "diffusion", sampler="ddpm", steps=4)(cond, [5, 6, 7])
+    assert a.shape == (3, 1, 16, 16) and a.abs().max() <= 1 and torch.equal(a, b)
+    torch.testing.assert_close(r(cond[1:2], [6]), a[1:2], atol=1e-5, rtol=0)  # independent of the batch
+    assert not torch.equal(r(cond, [8, 9, 10]), a)
+    p = load_restorer(trained, "pix2pix")
+    assert torch.equal(p(cond, [0, 1, 2]), p(cond, [3, 4, 5]))  # a GAN restorer is deterministic
+    with pytest.raises(ValueError, match="condition"):
+        r(torch.zeros(1, 2, 16, 16), [0])
+
+
+def test_load_restorer_missing_checkpoint_names_the_path(tmp_path):
+    with pytest.raises(FileNotFoundError, match="srgan"):
+        load_restorer(tmp_path, "srgan")
+
+
+def test_finished_model_of_another_task_is_refused(trained, data):
+    with pytest.raises(ValueError, match="task 'sr'"):
+        _workflow(trained, "diffusion", "denoise").train(data)
+
+
+def test_interpolation_restorer():
+    clean = torch.rand(2, 1, 32, 32) * 2 - 1
+    low = downsample(clean, 4)
+    for mode in ("bicubic", "bilinear"):
+        r = InterpolationRestorer(mode)
+        assert r.task == "sr" and mode in r.description
+        torch.testing.assert_close(r(low, 32), upsample(low, 32, mode))
+    with pytest.raises(ValueError):
+        InterpolationRestorer("nearest")
