@@ -4,13 +4,25 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import numpy as np
 import torch
 from torch import nn
 
 from monai_synth.engines.medfusion_steps import autocast_for
 
 SAMPLERS = ("ddpm", "ddim", "dpmpp_2m")
-STEP_NOISE_OFFSET = 1 << 32  # seeds of the per-step noise of stochastic samplers, apart from the start noise
+
+
+def step_noise_generators(indices: list[int], seed: int) -> list[torch.Generator]:
+    """One CPU generator per image for the per-step noise of stochastic samplers (DDPM, DDIM with eta > 0).
+
+    Seeds are mixed by NumPy's ``SeedSequence`` from ``(seed, index)``: torch's CPU generator keeps only the low
+    32 bits of a seed, so an offset such as ``2**32 + seed + index`` would replay the starting noise.
+    """
+    return [
+        torch.Generator().manual_seed(int(np.random.SeedSequence([seed, i, 0x5EED]).generate_state(1)[0]))
+        for i in indices
+    ]
 
 
 def noise_for_indices(indices: list[int], shape: tuple[int, ...], seed: int, device: torch.device) -> torch.Tensor:
@@ -88,7 +100,7 @@ def generate_images(
     denoiser = diffusion.classifier_free_guidance(model, labels, guidance_scale, null_label)
     # per-image generators on the CPU: a stochastic sampler's noise for image k depends on its seed only,
     # not on the batch it is generated in nor on the device
-    gen = [torch.Generator().manual_seed(STEP_NOISE_OFFSET + seed + i) for i in idx]
+    gen = step_noise_generators(idx, seed)
     fn = getattr(diffusion, f"sample_{sampler}")
     kwargs = {"steps": steps, "generator": gen, "progress": progress, "clip_x0": clip_latents}
     if sampler == "ddim":

@@ -142,9 +142,10 @@ class Restorer:
 
     def _sample(self, cond: torch.Tensor, seeds: Sequence[int]) -> torch.Tensor:
         from monai_synth import diffusion
+        from monai_synth.engines.latent_sampling import step_noise_generators
 
         x_t = noise_from_seeds(seeds, (self.channels, *cond.shape[-2:]), self.device)
-        gens = [torch.Generator(device=self.device).manual_seed(int(s) * 7919 + 1) for s in seeds]
+        gens = step_noise_generators([int(s) for s in seeds], 0)  # independent of the starting noise
 
         def denoiser(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
             with autocast_for(self.device, self.precision):

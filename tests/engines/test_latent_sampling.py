@@ -45,3 +45,13 @@ def test_clip_latents_changes_nothing_when_loose_and_bounds_when_tight(nets):
     torch.testing.assert_close(loose, _generate(nets, [0, 1], 0, sampler="ddim"))
     tight = _generate(nets, [0, 1], 0, sampler="ddim", clip_latents=1e-3)
     assert (tight - loose).abs().max() > 1e-4
+
+
+def test_step_noise_is_not_the_starting_noise():
+    from monai_synth.engines.latent_sampling import noise_for_indices, step_noise_generators
+
+    start = noise_for_indices([0, 1, 2], (2, 4, 4), 7, torch.device("cpu"))
+    step = torch.stack([torch.randn((2, 4, 4), generator=g) for g in step_noise_generators([0, 1, 2], 7)])
+    assert abs(float((start * step).mean())) < 0.2  # independent draws, not a replay
+    again = torch.stack([torch.randn((2, 4, 4), generator=g) for g in step_noise_generators([0, 1, 2], 7)])
+    torch.testing.assert_close(step, again)
