@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from monai.networks.nets import Classifier
 from torch import nn
 
-from monai_synth.engines.indexing import batch_indices, iterations_per_epoch, step_generator
+from monai_synth.downstream.fit import fit_supervised, predict_batched
 
 
 def build_classifier(image_size: int, channels: int, num_classes: int) -> nn.Module:
@@ -43,29 +43,13 @@ def train_classifier(
 ) -> nn.Module:
     """Train a classifier on images (N, C, H, W) in [-1, 1]; deterministic for a seed."""
     torch.manual_seed(seed)
-    device = torch.device(device)
-    net = build_classifier(images.shape[-1], images.shape[1], num_classes).to(device)
-    opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-4)
-    per_epoch = iterations_per_epoch(len(images), batch_size)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=epochs * per_epoch)
-    net.train()
-    for it in range(epochs * per_epoch):
-        idx = batch_indices(it, len(images), batch_size, seed)
-        x = _augment(images[idx], step_generator(seed, it)).to(device)
-        loss = F.cross_entropy(net(x), labels[idx].to(device))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        sched.step()
-    return net.eval()
+    net = build_classifier(images.shape[-1], images.shape[1], num_classes).to(torch.device(device))
+    return fit_supervised(net, images, labels, F.cross_entropy, epochs, batch_size, lr, seed, device, _augment)
 
 
-@torch.no_grad()
 def predict_labels(net: nn.Module, images: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
     """Predicted class of each image."""
-    device = next(net.parameters()).device
-    out = [net(images[i : i + batch_size].to(device)).argmax(1).cpu() for i in range(0, len(images), batch_size)]
-    return torch.cat(out)
+    return predict_batched(net, images, batch_size)
 
 
 def classification_report(pred: torch.Tensor, target: torch.Tensor, class_names: list[str]) -> dict:

@@ -18,7 +18,7 @@ from monai.metrics import DiceMetric
 from monai.networks.nets import DynUNet
 from torch import nn
 
-from monai_synth.engines.indexing import batch_indices, iterations_per_epoch
+from monai_synth.downstream.fit import fit_supervised, predict_batched
 
 __all__ = [
     "PHANTOM_STRUCTURES",
@@ -120,32 +120,14 @@ def train_segmenter(
         The trained network, in eval mode.
     """
     torch.manual_seed(seed)
-    device = torch.device(device)
-    batch_size = min(batch_size, len(images))
-    net = build_dynunet(images.shape[-1], images.shape[1], num_classes, base_filters).to(device)
+    net = build_dynunet(images.shape[-1], images.shape[1], num_classes, base_filters).to(torch.device(device))
     loss_fn = DiceCELoss(to_onehot_y=True, softmax=True)
-    opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-4)
-    total = max(1, epochs * iterations_per_epoch(len(images), batch_size))
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=total)
-    net.train()
-    for it in range(total):
-        idx = batch_indices(it, len(images), batch_size, seed)
-        loss = loss_fn(net(images[idx].to(device)), labels[idx].to(device))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        sched.step()
-    return net.eval()
+    return fit_supervised(net, images, labels, loss_fn, epochs, min(batch_size, len(images)), lr, seed, device)
 
 
-@torch.no_grad()
 def predict_segmentation(net: nn.Module, images: torch.Tensor, batch_size: int = 64) -> torch.Tensor:
     """Label map ``(N, 1, H, W)`` int64 (argmax over classes) of each image."""
-    net.eval()
-    device = next(net.parameters()).device
-    batches = (images[i : i + batch_size].to(device) for i in range(0, len(images), batch_size))
-    out = [net(x).argmax(1, keepdim=True).cpu() for x in batches]
-    return torch.cat(out)
+    return predict_batched(net, images, batch_size, keepdim=True)
 
 
 def dice_per_structure(

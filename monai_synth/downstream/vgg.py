@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from monai_synth.engines.indexing import batch_indices, iterations_per_epoch
+from monai_synth.downstream.fit import fit_supervised, predict_batched
 
 __all__ = ["VGG11_CONFIG", "VGG11Classifier", "train_vgg", "predict_vgg", "vgg_accuracy"]
 
@@ -112,30 +112,13 @@ def train_vgg(
         The trained network, in eval mode.
     """
     torch.manual_seed(seed)
-    device = torch.device(device)
-    batch_size = min(batch_size, len(images))
-    net = VGG11Classifier(images.shape[1], num_classes, images.shape[-1], width=width).to(device)
-    opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-4)
-    total = max(1, epochs * iterations_per_epoch(len(images), batch_size))
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=total)
-    net.train()
-    for it in range(total):
-        idx = batch_indices(it, len(images), batch_size, seed)
-        loss = F.cross_entropy(net(images[idx].to(device)), labels[idx].to(device))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        sched.step()
-    return net.eval()
+    net = VGG11Classifier(images.shape[1], num_classes, images.shape[-1], width=width).to(torch.device(device))
+    return fit_supervised(net, images, labels, F.cross_entropy, epochs, min(batch_size, len(images)), lr, seed, device)
 
 
-@torch.no_grad()
 def predict_vgg(net: nn.Module, images: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
     """Predicted class of each image ``(N, C, H, W)`` (CPU tensor ``(N,)``)."""
-    net.eval()
-    device = next(net.parameters()).device
-    out = [net(images[i : i + batch_size].to(device)).argmax(1).cpu() for i in range(0, len(images), batch_size)]
-    return torch.cat(out) if out else torch.zeros(0, dtype=torch.long)
+    return predict_batched(net, images, batch_size)
 
 
 def vgg_accuracy(net: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> float:
