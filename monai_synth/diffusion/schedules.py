@@ -104,6 +104,20 @@ class NoiseSchedule(nn.Module):
         ab = self.alphas_cumprod[t]
         return (ab / (1.0 - ab)).float()
 
+    def truncated(self, last: int) -> "NoiseSchedule":
+        """The schedule's first ``last + 1`` timesteps, as a schedule of its own.
+
+        Every sampler then runs from ``t = last`` down to 0 with the same ``ab_t`` and the same timestep
+        values for the denoiser: sampling that starts from a noised image rather than from pure noise
+        (SDEdit, Meng et al. 2022; "come closer, diffuse faster", Chung et al. 2022).
+
+        Raises:
+            ValueError: if ``last`` is outside ``[0, T - 1]``.
+        """
+        if not 0 <= int(last) < self.num_steps:
+            raise ValueError(f"last must be in [0, {self.num_steps - 1}], got {last}.")
+        return NoiseSchedule(self.betas[: int(last) + 1].cpu()).to(self.betas.device)
+
     def sample_timesteps(
         self, batch: int, generator: torch.Generator | None = None, device: torch.device | str | None = None
     ) -> torch.Tensor:

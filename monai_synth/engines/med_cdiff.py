@@ -76,9 +76,10 @@ class MedCDiffWorkflow:
         epochs / batch_size / learning_rate: training length, per-rank batch, Adam(W) learning rate.
         network_args: settings of the model's networks (``default_network_args`` when None).
         schedule_args: ``make_schedule`` settings (default T = 2000, linear 1e-4..0.02).
-        sample: report sampling settings of the diffusion model (``sampler``, ``steps``, ``eta``); default
-            stochastic DDIM (eta 1), 50 steps, which forgets early errors that deterministic samplers keep
-            with T = 2000 (``alphas_cumprod[T-1]`` ~ 1.6e-9) on a briefly trained model.
+        sample: report sampling settings of the diffusion model (``sampler``, ``steps``, ``eta``, ``strength``);
+            default stochastic DDIM (eta 1), 50 steps from pure noise (strength 1). Stochastic DDIM forgets early
+            errors that deterministic samplers keep with T = 2000 (``alphas_cumprod[T-1]`` ~ 1.6e-9) on a briefly
+            trained model; ``strength`` < 1 starts from the noised degraded image (the bundle uses 0.35).
         precision: "fp32" | "bf16" (autocast) | "fp16" (CUDA only); channels_last: NHWC activations.
         intensity / window / split / phantom_count / num_classes: data layer settings.
         seed: everything random derives from it; device: "cpu", "cuda", "cuda:1"...
@@ -132,7 +133,7 @@ class MedCDiffWorkflow:
         self.epochs, self.batch_size, self.lr = int(epochs), int(batch_size), float(learning_rate)
         self.network_args = effective_network_args(model, network_args, self.image_size)
         self.schedule_args = dict(schedule_args or PAPER_SCHEDULE)
-        self.sample_args = {"sampler": "ddim", "steps": 50, "eta": 1.0, **(sample or {})}
+        self.sample_args = {"sampler": "ddim", "steps": 50, "eta": 1.0, "strength": 1.0, **(sample or {})}
         self.precision, self.channels_last = precision, bool(channels_last)
         self.intensity, self.window, self.split = intensity, window, split
         self.phantom_count, self.num_classes, self.seed = int(phantom_count), num_classes, int(seed)
@@ -160,7 +161,8 @@ class MedCDiffWorkflow:
         from monai_synth.engines.med_cdiff_report import write_report
 
         s = self.sample_args
-        restorer = load_restorer(self.out, self.model, self.device, s["sampler"], int(s["steps"]), float(s["eta"]))
+        restorer = load_restorer(self.out, self.model, self.device, s["sampler"], int(s["steps"]), float(s["eta"]),
+                                 float(s["strength"]))
         restorer.precision = self.precision
         return write_report(self, data, restorer)
 

@@ -166,6 +166,7 @@ def find_restorers(
     sampler: str = "dpmpp_2m",
     steps: int = 50,
     eta: float = 0.0,
+    strength: float = 1.0,
 ) -> dict[str, Any]:
     """Load every trained model under ``checkpoint_dir`` (``<model>/final.pt``).
 
@@ -176,6 +177,7 @@ def find_restorers(
         sampler: diffusion sampler.
         steps: diffusion sampling steps.
         eta: DDIM eta.
+        strength: where diffusion sampling starts (1: pure noise; see :class:`Restorer`).
 
     Returns:
         ``{model: Restorer}`` in table order.
@@ -187,7 +189,8 @@ def find_restorers(
 
     found = [m for m in MODEL_NAMES if (Path(checkpoint_dir) / m / "final.pt").is_file()]
     names = found if models is None else [models] if isinstance(models, str) else list(models)
-    return {m: load_restorer(checkpoint_dir, m, device=device, sampler=sampler, steps=steps, eta=eta) for m in names}
+    return {m: load_restorer(checkpoint_dir, m, device=device, sampler=sampler, steps=steps, eta=eta, strength=strength)
+            for m in names}
 
 
 def restore_batches(
@@ -603,6 +606,7 @@ def evaluate_restoration(
     sampler: str = "dpmpp_2m",
     steps: int = 50,
     eta: float = 0.0,
+    strength: float = 1.0,
     batch_size: int = 16,
     seed: int = 0,
     device: str = "cpu",
@@ -634,6 +638,8 @@ def evaluate_restoration(
         sampler: diffusion sampler ("dpmpp_2m", "ddim", "ddpm").
         steps: diffusion sampling steps.
         eta: DDIM eta.
+        strength: where diffusion sampling starts (1: pure noise, as in the paper; below 1: from the degraded
+            image noised to ``round(strength * T) - 1``, see :class:`~monai_synth.engines.med_cdiff_restorer.Restorer`).
         batch_size: images per restoration batch.
         seed: seed of the held-out subset, the fixed degradations (image ``i`` uses ``seed * 1_000_003 + i``),
             the diffusion noise and the downstream networks.
@@ -659,7 +665,7 @@ def evaluate_restoration(
     fid, downstream, progress = as_flag(fid), as_flag(downstream), as_flag(progress)
     started = time.perf_counter()
     if restorers is None:
-        restorers = find_restorers(checkpoint_dir, models, device, sampler, steps, eta)
+        restorers = find_restorers(checkpoint_dir, models, device, sampler, steps, eta, strength)
     task, degradation_obj = _task_and_degradation(restorers, task, degradation)
     size, chans, intensity = _model_shape(restorers, image_size, channels)
     heldout = load_heldout(dataset_dir, size, chans, intensity, split, num_images, seed)
@@ -688,6 +694,8 @@ def evaluate_restoration(
         "intensity": intensity,
         "sampler": sampler,
         "steps": steps,
+        "eta": eta,
+        "strength": strength,
         "seed": seed,
         "methods": _methods(task, restorers),
         "settings": [dict(s) for s in degradation_obj.settings()],

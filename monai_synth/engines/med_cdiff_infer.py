@@ -442,6 +442,7 @@ def restore_to_folder(
     sampler: str = "dpmpp_2m",
     steps: int = 50,
     eta: float = 0.0,
+    strength: float = 1.0,
     seed: int = 0,
     simulate: bool = False,
     setting: str | None = None,
@@ -466,6 +467,7 @@ def restore_to_folder(
         sampler: diffusion sampler.
         steps: diffusion sampling steps.
         eta: DDIM eta.
+        strength: where diffusion sampling starts (1: pure noise; see :class:`Restorer`).
         seed: image ``i`` uses seed ``seed + i`` (simulated degradation and diffusion noise).
         simulate: degrade full-quality input first (and write the degraded images under ``degraded``).
         setting: name of the setting to simulate (e.g. "x4"); default the model's first.
@@ -495,7 +497,8 @@ def restore_to_folder(
     if restorer is None:
         from monai_synth.engines.med_cdiff import load_restorer
 
-        restorer = load_restorer(checkpoint_dir, model=model, device=device, sampler=sampler, steps=steps, eta=eta)
+        restorer = load_restorer(checkpoint_dir, model=model, device=device, sampler=sampler, steps=steps, eta=eta,
+                                 strength=strength)
     found = read_inputs(input, restorer.intensity, restorer.channels, axis, modality, series_description)
     fmt = format or DEFAULT_FORMATS.get(found.kind, "png")
     if fmt not in FORMATS:

@@ -163,3 +163,12 @@ def test_clip_prediction() -> None:
     assert clip_prediction(x, (0.0, 2.0)).tolist() == [0.0, 0.5, 2.0]
     with pytest.raises(ValueError, match="clip_x0"):
         clip_prediction(x, (2.0, 0.0))
+
+
+def test_truncated_schedule_is_a_prefix() -> None:
+    s = make_schedule(50, "linear")
+    t = s.truncated(19)
+    assert t.num_steps == 20
+    assert torch.equal(t.alphas_cumprod, s.alphas_cumprod[:20]) and torch.equal(t.betas, s.betas[:20])
+    with pytest.raises(ValueError, match="last"):
+        s.truncated(50)

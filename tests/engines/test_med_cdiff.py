@@ -132,3 +132,38 @@ def test_interpolation_restorer():
         torch.testing.assert_close(r(low, 32), upsample(low, 32, mode))
     with pytest.raises(ValueError):
         InterpolationRestorer("nearest")
+
+
+class _RecordingNet(torch.nn.Module):
+    """Stands in for the UNet: records each call's input and timestep, predicts zero noise."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[tuple[torch.Tensor, torch.Tensor]] = []
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        self.calls.append((x.clone(), t.clone()))
+        return torch.zeros_like(x[:, :1])
+
+
+@pytest.mark.parametrize("strength,start", [(1.0, 99), (0.35, 34), (0.004, 0)])
+def test_strength_starts_sampling_from_the_noised_condition(strength, start):
+    from monai_synth.diffusion import make_schedule
+    from monai_synth.engines.med_cdiff_restorer import Restorer, noise_from_seeds
+
+    net, schedule = _RecordingNet(), make_schedule(100)
+    state = {"model": "diffusion", "task": "denoise", "degradation": {}, "image_size": 8, "channels": 1}
+    r = Restorer(net, state, "0" * 64, schedule, "ddim", steps=5, eta=0.0, strength=strength)
+    assert r.start_timestep() == start
+    cond = torch.rand(2, 1, 8, 8) * 2 - 1
+    r(cond, [3, 4])
+    x_first, t_first = net.calls[0]
+    assert t_first.tolist() == [start, start]
+    assert len(net.calls) == min(5, start + 1) and all(int(t[0]) <= start for _, t in net.calls)
+    noise = noise_from_seeds([3, 4], (1, 8, 8), torch.device("cpu"))
+    want = noise if strength == 1.0 else schedule.add_noise(cond, noise, start)
+    torch.testing.assert_close(x_first[:, :1], want)
+    torch.testing.assert_close(x_first[:, 1:], cond)  # the condition channel is unchanged
+    assert ("noised to t=" in r.description) == (strength < 1.0)
+    with pytest.raises(ValueError, match="strength"):
+        Restorer(net, state, "0" * 64, schedule, "ddim", strength=0.0)
