@@ -437,11 +437,19 @@ def _downstream_table(down: Mapping[str, Any]) -> list[str]:
     return lines + [""]
 
 
+def _start(result: Mapping[str, Any]) -> str:
+    """How diffusion sampling was set up, for the table heading (results written before eta/strength: nothing)."""
+    if "strength" not in result:
+        return ""
+    start = "pure noise" if float(result["strength"]) >= 1 else f"the noised degraded image, strength {result['strength']:g}"
+    return f", eta {result['eta']:g}, from {start}"
+
+
 def tables_markdown(result: Mapping[str, Any]) -> str:
     """The Markdown report of an evaluation result (see :func:`evaluate_restoration`)."""
     head = [f"# Med-cDiff evaluation: task {result['task']}", "",
             f"Data: {result['dataset']} ({result['split']} split, {result['num_images']} images, "
-            f"{result['image_size']} px). Sampler {result['sampler']}, {result['steps']} steps. "
+            f"{result['image_size']} px). Sampler {result['sampler']}, {result['steps']} steps{_start(result)}. "
             f"PSNR capped at {PSNR_CAP_DB:g} dB; FID against the clean held-out images.", ""]
     if not result.get("split_is_held_out", True):
         head += [f"WARNING: the source has no {result['split']!r} split apart from its training images.", ""]
