@@ -148,13 +148,25 @@ class Restorer:
 
     @torch.no_grad()
     def __call__(self, condition: torch.Tensor, seeds: Sequence[int]) -> torch.Tensor:
-        """Restore a batch of conditions; diffusion starts from noise seeded per image by ``seeds``."""
+        """Restore a batch of conditions; diffusion starts from noise seeded per image by ``seeds``.
+
+        For inpainting, only the missing pixels (mask channel 1) are replaced; the known ones are returned as given.
+        """
         self._check(condition, seeds)
         cond = condition.to(self.device).float()
         if self.model != "diffusion":
             with autocast_for(self.device, self.precision):
-                return self.net(cond).float().clamp(-1.0, 1.0)
-        return self._sample(cond, seeds)
+                out = self.net(cond).float().clamp(-1.0, 1.0)
+        else:
+            out = self._sample(cond, seeds)
+        return self.keep_known(cond, out)
+
+    def keep_known(self, condition: torch.Tensor, restored: torch.Tensor) -> torch.Tensor:
+        """Inpainting: the pixels outside the mask are known, so they are kept as given; other tasks: unchanged."""
+        if self.task != "inpaint":
+            return restored
+        missing = condition[:, -1:].to(restored.dtype)
+        return self.degradation.image_part(condition).to(restored.dtype) * (1.0 - missing) + restored * missing
 
     def _sample(self, cond: torch.Tensor, seeds: Sequence[int]) -> torch.Tensor:
         from monai_synth import diffusion

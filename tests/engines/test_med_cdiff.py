@@ -167,3 +167,19 @@ def test_strength_starts_sampling_from_the_noised_condition(strength, start):
     assert ("noised to t=" in r.description) == (strength < 1.0)
     with pytest.raises(ValueError, match="strength"):
         Restorer(net, state, "0" * 64, schedule, "ddim", strength=0.0)
+
+
+def test_inpainting_keeps_the_known_pixels():
+    from monai_synth.diffusion import make_schedule
+    from monai_synth.engines.med_cdiff_restorer import Restorer
+
+    state = {"model": "diffusion", "task": "inpaint", "degradation": {}, "image_size": 8, "channels": 1}
+    r = Restorer(_RecordingNet(), state, "0" * 64, make_schedule(100), "ddim", steps=3, eta=1.0)
+    clean = torch.rand(2, 1, 8, 8) * 2 - 1
+    mask = torch.zeros(2, 1, 8, 8)
+    mask[:, :, 2:5, 3:7] = 1
+    cond = torch.cat([clean * (1 - mask), mask], dim=1)
+    out = r(cond, [0, 1])
+    known = mask == 0
+    assert torch.equal(out[known], clean[known])
+    assert not torch.equal(out[~known], clean[~known] * 0)  # the hole is filled by the model
