@@ -509,6 +509,7 @@ def _task_and_degradation(
     if task is not None and tasks and task not in tasks:
         raise ValueError(f"task {task!r} differs from the trained models' task {tasks.pop()!r}")
     if degradation is not None or not restorers:
+        task = task if task is not None else (next(iter(tasks)) if tasks else None)
         if task is None:
             raise ValueError("no trained model found: give task (and degradation) to evaluate the baselines alone")
         return task, make_degradation(task, dict(degradation or {}))

@@ -164,3 +164,11 @@ def test_split_is_held_out(tmp_path: Path) -> None:
     npz = DATA / "pneumoniamnist" / "pneumoniamnist_28.npz"
     if npz.is_file():
         assert split_is_held_out(str(npz), "test")
+
+
+def test_degradation_override_takes_the_models_task(tmp_path: Path) -> None:
+    result = evaluate_restoration(
+        output_dir=str(tmp_path), dataset_dir="", num_images=4, restorers=_fakes("sr", {"factors": [4.0, 8.0]}, 4),
+        degradation={"factors": [8.0]}, fid=False, downstream=False, progress=False,
+    )
+    assert result["task"] == "sr" and set(result["metrics"]) == {"x8"}
