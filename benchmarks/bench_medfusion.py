@@ -69,7 +69,7 @@ def run_ours(a, precision: str, channels_last: bool) -> float:
     from ignite.engine import Engine
 
     from monai_synth.diffusion import make_schedule
-    from monai_synth.engines.medfusion_steps import LatentDiffusionStep
+    from monai_synth.engines.medfusion.steps import LatentDiffusionStep
     from monai_synth.handlers.ema import WeightEMA
 
     torch.manual_seed(0)

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import torch
 
-from monai_synth.engines.med_cdiff_eval import load_heldout, restore_batches
-from monai_synth.engines.med_cdiff_restorer import load_restorer
+from monai_synth.engines.med_cdiff.evaluation import load_heldout, restore_batches
+from monai_synth.engines.med_cdiff.restorer import load_restorer
 from monai_synth.metrics import psnr, ssim_pairs
 
 

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from monai_synth.engines.image_tensors import load_image_tensors
-from monai_synth.engines.latent_sampling import generate_images
+from monai_synth.engines.medfusion.sampling import generate_images
 from monai_synth.engines.medfusion import load_medfusion
 
 
@@ -70,7 +70,7 @@ def main() -> None:
                     "eta": a.eta, "clip_latents": a.clip_latents,
                     "per_class": a.per_class, "sampling_seconds": round(time.perf_counter() - t0, 1)}
     if a.save_grid:
-        from monai_synth.engines.medfusion_report import save_grid, to_uint8
+        from monai_synth.engines.medfusion.report import save_grid, to_uint8
 
         save_grid([to_uint8(fake[c][:10]) for c in range(n_cls)], a.save_grid)
     if a.ctr:

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from monai_synth.engines.image_tensors import load_image_tensors
-from monai_synth.engines.latent_sampling import generate_images
+from monai_synth.engines.medfusion.sampling import generate_images
 from monai_synth.engines.medfusion import load_medfusion
 from monai_synth.metrics import InceptionFeatureExtractor
 from monai_synth.metrics.fidelity import fidelity_metrics

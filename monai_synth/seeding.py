@@ -7,6 +7,9 @@ resumed from a checkpoint at iteration ``k`` therefore draws exactly what an uni
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+import numpy as np
 import torch
 
 
@@ -37,3 +40,20 @@ def step_generator(seed: int, iteration: int, rank: int = 0, device: torch.devic
     g = torch.Generator(device=torch.device(device))
     g.manual_seed((seed * 2_147_483_647 + iteration * 65_537 + rank * 8_191 + 17) % (2**63 - 1))
     return g
+
+
+def noise_from_seeds(seeds: Sequence[int], shape: tuple[int, ...], device: torch.device) -> torch.Tensor:
+    """Starting noise, one draw per image from its own seed (an image does not depend on its batch)."""
+    return torch.stack([torch.randn(shape, generator=torch.Generator().manual_seed(int(s))) for s in seeds]).to(device)
+
+
+def step_noise_generators(indices: list[int], seed: int) -> list[torch.Generator]:
+    """One CPU generator per image for the per-step noise of stochastic samplers (DDPM, DDIM with eta > 0).
+
+    Seeds are mixed by NumPy's ``SeedSequence`` from ``(seed, index)``: torch's CPU generator keeps only the low
+    32 bits of a seed, so an offset such as ``2**32 + seed + index`` would replay the starting noise.
+    """
+    return [
+        torch.Generator().manual_seed(int(np.random.SeedSequence([seed, i, 0x5EED]).generate_state(1)[0]))
+        for i in indices
+    ]

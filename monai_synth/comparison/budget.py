@@ -62,7 +62,7 @@ def calibrate_medfusion(workdir: Path, overrides: Mapping[str, Any], batches: in
         ``{"autoencoder": StepTiming, "diffusion": StepTiming}``.
     """
     from monai_synth.engines.checkpoint import load_state
-    from monai_synth.engines.indexing import iterations_per_epoch
+    from monai_synth.seeding import iterations_per_epoch
 
     config = bundle_file("medfusion", "train.json")
     batch = int(read_setting(config, "batch_size", overrides))
@@ -100,7 +100,7 @@ def plan_medfusion(
     Each phase gets at least one epoch, so a budget smaller than one epoch of each runs over: the table shows
     the measured seconds.
     """
-    from monai_synth.engines.indexing import iterations_per_epoch
+    from monai_synth.seeding import iterations_per_epoch
 
     if not 0.0 < autoencoder_fraction < 1.0:
         raise ValueError(f"autoencoder_fraction must be in (0, 1), got {autoencoder_fraction}")

@@ -1,6 +1,6 @@
 """The one supervised training loop the downstream networks share, and batched prediction.
 
-Batches are a pure function of the iteration (:mod:`monai_synth.engines.indexing`), so a run is deterministic
+Batches are a pure function of the iteration (:mod:`monai_synth.seeding`), so a run is deterministic
 for a seed; AdamW with a one-cycle learning-rate schedule.
 """
 
@@ -11,7 +11,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from monai_synth.engines.indexing import batch_indices, iterations_per_epoch, step_generator
+from monai_synth.seeding import batch_indices, iterations_per_epoch, step_generator
 
 Augment = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 

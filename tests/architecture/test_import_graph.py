@@ -126,3 +126,15 @@ def test_model_packages_do_not_import_each_other(package):
         if any(target == o or target.startswith(o + ".") for o in others)
     )
     assert not bad, "per-model packages import each other:\n" + "\n".join(bad)
+
+
+def test_packages_are_layered():
+    """Collapsed to the package level (``monai_synth.data``, ``monai_synth.engines``...), data flows one way."""
+    layers: dict[str, set[str]] = {}
+    for module, targets in import_graph().items():
+        top = ".".join(module.split(".")[:2])
+        layers.setdefault(top, set()).update(".".join(t.split(".")[:2]) for t in targets)
+    for top, targets in layers.items():
+        targets.discard(top)
+    cycles = find_cycles(layers)
+    assert not cycles, "packages import each other:\n" + "\n".join(" <-> ".join(c) for c in cycles)

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from monai_synth.diffusion import make_schedule
-from monai_synth.engines.latent_sampling import generate_images
+from monai_synth.engines.medfusion.sampling import generate_images
 from monai_synth.engines.medfusion import build_unet
 from monai_synth.networks.medfusion_vae import LatentImageAutoencoder
 
@@ -48,7 +48,7 @@ def test_clip_latents_changes_nothing_when_loose_and_bounds_when_tight(nets):
 
 
 def test_step_noise_is_not_the_starting_noise():
-    from monai_synth.engines.latent_sampling import noise_for_indices, step_noise_generators
+    from monai_synth.engines.medfusion.sampling import noise_for_indices, step_noise_generators
 
     start = noise_for_indices([0, 1, 2], (2, 4, 4), 7, torch.device("cpu"))
     step = torch.stack([torch.randn((2, 4, 4), generator=g) for g in step_noise_generators([0, 1, 2], 7)])

@@ -149,7 +149,7 @@ class _RecordingNet(torch.nn.Module):
 @pytest.mark.parametrize("strength,start", [(1.0, 99), (0.35, 34), (0.004, 0)])
 def test_strength_starts_sampling_from_the_noised_condition(strength, start):
     from monai_synth.diffusion import make_schedule
-    from monai_synth.engines.med_cdiff_restorer import Restorer, noise_from_seeds
+    from monai_synth.engines.med_cdiff.restorer import Restorer, noise_from_seeds
 
     net, schedule = _RecordingNet(), make_schedule(100)
     state = {"model": "diffusion", "task": "denoise", "degradation": {}, "image_size": 8, "channels": 1}
@@ -171,7 +171,7 @@ def test_strength_starts_sampling_from_the_noised_condition(strength, start):
 
 def test_inpainting_keeps_the_known_pixels():
     from monai_synth.diffusion import make_schedule
-    from monai_synth.engines.med_cdiff_restorer import Restorer
+    from monai_synth.engines.med_cdiff.restorer import Restorer
 
     state = {"model": "diffusion", "task": "inpaint", "degradation": {}, "image_size": 8, "channels": 1}
     r = Restorer(_RecordingNet(), state, "0" * 64, make_schedule(100), "ddim", steps=3, eta=1.0)

@@ -10,13 +10,13 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from monai_synth.engines.med_cdiff_eval import (
+from monai_synth.engines.med_cdiff.evaluation import (
     PSNR_CAP_DB,
     evaluate_restoration,
     load_heldout,
     quality_row,
-    restore_batches,
 )
+from monai_synth.engines.med_cdiff.restorer import restore_batches
 from monai_synth.transforms.degradation import make_degradation
 
 DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
@@ -156,7 +156,7 @@ def test_pneumoniamnist_heldout_is_the_test_split() -> None:
 def test_split_is_held_out(tmp_path: Path) -> None:
     from PIL import Image
 
-    from monai_synth.engines.med_cdiff_eval import split_is_held_out
+    from monai_synth.engines.med_cdiff.evaluation import split_is_held_out
 
     assert split_is_held_out("", "test")
     Image.fromarray(np.zeros((8, 8), np.uint8)).save(tmp_path / "a.png")

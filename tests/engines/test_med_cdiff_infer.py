@@ -15,7 +15,7 @@ from PIL import Image
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
 
-from monai_synth.engines.med_cdiff_infer import check_output_dir, restore_to_folder
+from monai_synth.engines.med_cdiff.infer import check_output_dir, restore_to_folder
 from monai_synth.transforms.degradation import make_degradation
 
 DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
@@ -187,7 +187,7 @@ def test_real_ct_series_hu_and_geometry(tmp_path: Path) -> None:
 
 
 def test_flags_from_the_command_line() -> None:
-    from monai_synth.engines.med_cdiff_infer import as_flag
+    from monai_synth.engines.med_cdiff.infer import as_flag
 
     assert [as_flag(v) for v in ("false", "False", "0", "no", "", None, False)] == [False] * 7
     assert [as_flag(v) for v in ("true", "YES", "1", True, 1)] == [True] * 5

@@ -8,7 +8,7 @@ import torch
 from monai_synth.diffusion import make_schedule
 from monai_synth.engines.checkpoint import latest_checkpoint, load_state
 from monai_synth.engines.medfusion import build_unet
-from monai_synth.engines.medfusion_steps import LatentDiffusionStep
+from monai_synth.engines.medfusion.steps import LatentDiffusionStep
 from monai_synth.engines.training_run import TrainingPhase
 from monai_synth.handlers.ema import WeightEMA
 

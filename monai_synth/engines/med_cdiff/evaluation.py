@@ -41,7 +41,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
+from monai_synth.engines.med_cdiff.restorer import restore_batches
 
 logger = logging.getLogger("monai_synth")
 
@@ -54,7 +54,6 @@ __all__ = [
     "find_restorers",
     "load_heldout",
     "quality_row",
-    "restore_batches",
     "tables_markdown",
 ]
 
@@ -185,34 +184,12 @@ def find_restorers(
     Raises:
         FileNotFoundError: a model named in ``models`` has no ``final.pt``.
     """
-    from monai_synth.engines.med_cdiff import load_restorer
+    from monai_synth.engines.med_cdiff.restorer import load_restorer
 
     found = [m for m in MODEL_NAMES if (Path(checkpoint_dir) / m / "final.pt").is_file()]
     names = found if models is None else [models] if isinstance(models, str) else list(models)
     return {m: load_restorer(checkpoint_dir, m, device=device, sampler=sampler, steps=steps, eta=eta, strength=strength)
             for m in names}
-
-
-def restore_batches(
-    restorer: Callable[[torch.Tensor, list[int]], torch.Tensor],
-    condition: torch.Tensor,
-    seeds: Sequence[int],
-    batch_size: int = 16,
-    desc: str = "restoring",
-    progress: bool = True,
-) -> torch.Tensor:
-    """Run ``restorer(condition, seeds)`` batch by batch, with a progress bar over batches.
-
-    Returns:
-        ``(N, C, H, W)`` float32 CPU tensor clamped to [-1, 1].
-    """
-    out = []
-    starts = range(0, len(condition), batch_size)
-    for start in tqdm(starts, desc=desc, unit="batch", disable=not progress, leave=False):
-        part = condition[start : start + batch_size]
-        with torch.no_grad():
-            out.append(restorer(part, [int(s) for s in seeds[start : start + batch_size]]).detach().float().cpu())
-    return torch.cat(out).clamp(-1.0, 1.0)
 
 
 def _interpolated(clean: torch.Tensor, factor: float, mode: str) -> torch.Tensor:
@@ -648,7 +625,7 @@ def evaluate_restoration(
         steps: diffusion sampling steps.
         eta: DDIM eta.
         strength: where diffusion sampling starts (1: pure noise, as in the paper; below 1: from the degraded
-            image noised to ``round(strength * T) - 1``, see :class:`~monai_synth.engines.med_cdiff_restorer.Restorer`).
+            image noised to ``round(strength * T) - 1``, see :class:`~monai_synth.engines.med_cdiff.restorer.Restorer`).
         batch_size: images per restoration batch.
         seed: seed of the held-out subset, the fixed degradations (image ``i`` uses ``seed * 1_000_003 + i``),
             the diffusion noise and the downstream networks.
@@ -668,7 +645,7 @@ def evaluate_restoration(
     Returns:
         The result written to ``tables.json``.
     """
-    from monai_synth.engines.med_cdiff_infer import as_flag
+    from monai_synth.engines.med_cdiff.infer import as_flag
     from monai_synth.metrics import acutance
 
     fid, downstream, progress = as_flag(fid), as_flag(downstream), as_flag(progress)

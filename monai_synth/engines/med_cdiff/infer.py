@@ -489,13 +489,13 @@ def restore_to_folder(
         DataError: unreadable input.
         FileNotFoundError: no trained model in ``checkpoint_dir``.
     """
-    from monai_synth.engines.med_cdiff_eval import restore_batches
+    from monai_synth.engines.med_cdiff.restorer import restore_batches
     from monai_synth.io import FORMATS, ManifestWriter
 
     check_output_dir(input, output_dir)
     simulate, progress = as_flag(simulate), as_flag(progress)
     if restorer is None:
-        from monai_synth.engines.med_cdiff import load_restorer
+        from monai_synth.engines.med_cdiff.restorer import load_restorer
 
         restorer = load_restorer(checkpoint_dir, model=model, device=device, sampler=sampler, steps=steps, eta=eta,
                                  strength=strength)

@@ -14,9 +14,9 @@ import torch
 
 from monai_synth.engines.checkpoint import load_state
 from monai_synth.engines.image_tensors import ImageTensorSet
-from monai_synth.engines.med_cdiff_restorer import Restorer
-from monai_synth.engines.medfusion import now_iso, save_json_atomic
-from monai_synth.engines.medfusion_report import plot_losses, save_grid, to_uint8
+from monai_synth.engines.med_cdiff.restorer import Restorer
+from monai_synth.engines.figures import plot_losses, save_grid, to_uint8
+from monai_synth.engines.run_files import now_iso, save_json_atomic
 from monai_synth.metrics.restoration import psnr
 from monai_synth.metrics.ssim import ssim_pairs
 

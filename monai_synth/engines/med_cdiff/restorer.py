@@ -2,21 +2,23 @@
 
 A restorer maps a condition (the degraded image, plus the mask for inpainting) ``(B, C_cond, H, W)`` in
 [-1, 1] to restored images ``(B, C, H, W)``. :func:`load_restorer` rebuilds one from the ``final.pt`` that
-:class:`~monai_synth.engines.med_cdiff.MedCDiffWorkflow` writes under ``<checkpoint_dir>/<model>/``.
+:class:`~monai_synth.engines.med_cdiff.workflow.MedCDiffWorkflow` writes under ``<checkpoint_dir>/<model>/``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
 from monai.networks.nets import DiffusionModelUNet
 from torch import nn
+from tqdm.auto import tqdm
 
 from monai_synth.engines.checkpoint import load_state, sha256_of
-from monai_synth.engines.medfusion_steps import autocast_for
+from monai_synth.engines.precision import autocast_for
+from monai_synth.seeding import noise_from_seeds, step_noise_generators
 from monai_synth.transforms.degradation import Degradation, make_degradation, upsample
 
 __all__ = [
@@ -81,11 +83,6 @@ def build_discriminator(model: str, args: dict, channels: int, cond_channels: in
     from monai_synth.networks.srgan import SRGANDiscriminator
 
     return SRGANDiscriminator(channels, **args.get("discriminator", {}))
-
-
-def noise_from_seeds(seeds: Sequence[int], shape: tuple[int, ...], device: torch.device) -> torch.Tensor:
-    """Starting noise, one draw per image from its own seed (an image does not depend on its batch)."""
-    return torch.stack([torch.randn(shape, generator=torch.Generator().manual_seed(int(s))) for s in seeds]).to(device)
 
 
 class Restorer:
@@ -170,7 +167,6 @@ class Restorer:
 
     def _sample(self, cond: torch.Tensor, seeds: Sequence[int]) -> torch.Tensor:
         from monai_synth import diffusion
-        from monai_synth.engines.latent_sampling import step_noise_generators
 
         x_t = noise_from_seeds(seeds, (self.channels, *cond.shape[-2:]), self.device)
         gens = step_noise_generators([int(s) for s in seeds], 0)  # independent of the starting noise
@@ -238,3 +234,25 @@ def load_restorer(checkpoint_dir: str | Path, model: str = "diffusion", device: 
     net.load_state_dict(state.get("network_ema", state["network"]))
     schedule = make_schedule(**state["schedule_args"]).to(device) if model == "diffusion" else None
     return Restorer(net, state, sha256_of(path), schedule, sampler, steps, eta, device, strength=strength)
+
+
+def restore_batches(
+    restorer: Callable[[torch.Tensor, list[int]], torch.Tensor],
+    condition: torch.Tensor,
+    seeds: Sequence[int],
+    batch_size: int = 16,
+    desc: str = "restoring",
+    progress: bool = True,
+) -> torch.Tensor:
+    """Run ``restorer(condition, seeds)`` batch by batch, with a progress bar over batches.
+
+    Returns:
+        ``(N, C, H, W)`` float32 CPU tensor clamped to [-1, 1].
+    """
+    out = []
+    starts = range(0, len(condition), batch_size)
+    for start in tqdm(starts, desc=desc, unit="batch", disable=not progress, leave=False):
+        part = condition[start : start + batch_size]
+        with torch.no_grad():
+            out.append(restorer(part, [int(s) for s in seeds[start : start + batch_size]]).detach().float().cpu())
+    return torch.cat(out).clamp(-1.0, 1.0)

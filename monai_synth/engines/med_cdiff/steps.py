@@ -11,8 +11,8 @@ import torch.nn.functional as F
 from ignite.engine import Engine
 from torch import nn
 
-from monai_synth.engines.indexing import batch_indices, step_generator
-from monai_synth.engines.medfusion_steps import autocast_for
+from monai_synth.seeding import batch_indices, step_generator
+from monai_synth.engines.precision import autocast_for
 from monai_synth.transforms.degradation import Degradation
 
 __all__ = ["RestorationBatches", "ConditionalDiffusionStep", "Pix2PixStep", "SRGANStep", "bce_logits"]

@@ -20,8 +20,8 @@ import torch
 from torch import nn
 
 from monai_synth.engines.image_tensors import ImageTensorSet, load_image_tensors
-from monai_synth.engines.indexing import iterations_per_epoch
-from monai_synth.engines.med_cdiff_restorer import (
+from monai_synth.seeding import iterations_per_epoch
+from monai_synth.engines.med_cdiff.restorer import (
     InterpolationRestorer,
     Restorer,
     build_discriminator,
@@ -29,7 +29,7 @@ from monai_synth.engines.med_cdiff_restorer import (
     check_model_task,
     load_restorer,
 )
-from monai_synth.engines.med_cdiff_steps import ConditionalDiffusionStep, Pix2PixStep, RestorationBatches, SRGANStep
+from monai_synth.engines.med_cdiff.steps import ConditionalDiffusionStep, Pix2PixStep, RestorationBatches, SRGANStep
 from monai_synth.engines.training_run import TrainingPhase
 from monai_synth.handlers.ema import WeightEMA
 from monai_synth.transforms.degradation import make_degradation
@@ -158,7 +158,7 @@ class MedCDiffWorkflow:
         self.train(data)
         if self.rank != 0:
             return {}
-        from monai_synth.engines.med_cdiff_report import write_report
+        from monai_synth.engines.med_cdiff.report import write_report
 
         s = self.sample_args
         restorer = load_restorer(self.out, self.model, self.device, s["sampler"], int(s["steps"]), float(s["eta"]),

@@ -13,62 +13,12 @@ from torch import nn
 
 from monai_synth.engines.checkpoint import load_state
 from monai_synth.engines.image_tensors import ImageTensorSet
-from monai_synth.engines.latent_sampling import generate_images
-from monai_synth.engines.medfusion_steps import autocast_for
+from monai_synth.engines.medfusion.sampling import generate_images
+from monai_synth.engines.figures import plot_losses, save_grid, to_uint8
+from monai_synth.engines.precision import autocast_for
+from monai_synth.engines.run_files import now_iso, save_json_atomic
 
 logger = logging.getLogger("monai_synth")
-
-
-def to_uint8(images: torch.Tensor) -> np.ndarray:
-    """(B, C, H, W) in [-1, 1] -> (B, H, W[, C]) uint8."""
-    x = ((images.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).cpu().numpy()
-    return x[:, 0] if x.shape[1] == 1 else x.transpose(0, 2, 3, 1)
-
-
-def save_grid(rows: list[np.ndarray], path: Path, pad: int = 2) -> Path:
-    """Save rows of uint8 images (one row per class) as one PNG, written atomically."""
-    from PIL import Image
-
-    h, w = rows[0].shape[1:3]
-    ncol = max(r.shape[0] for r in rows)
-    shape = (len(rows) * (h + pad) + pad, ncol * (w + pad) + pad) + rows[0].shape[3:]
-    canvas = np.full(shape, 255, dtype=np.uint8)
-    for i, row in enumerate(rows):
-        for j, img in enumerate(row):
-            y, x = pad + i * (h + pad), pad + j * (w + pad)
-            canvas[y : y + h, x : x + w] = img
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    Image.fromarray(canvas).save(tmp)
-    tmp.replace(path)
-    return path
-
-
-def plot_losses(histories: dict[str, dict], path: Path) -> Path | None:
-    """One panel per phase with every logged loss against the iteration (PNG)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    histories = {k: v for k, v in histories.items() if v and v.get("iterations")}
-    if not histories:
-        return None
-    fig, axes = plt.subplots(1, len(histories), figsize=(6 * len(histories), 4), squeeze=False)
-    for ax, (name, hist) in zip(axes[0], histories.items()):
-        for key, values in hist["values"].items():
-            if key in ("grad_norm",):
-                continue
-            ax.plot(hist["iterations"][-len(values) :], values, label=key)  # late terms (adversarial) start later
-        ax.set_title(name)
-        ax.set_xlabel("iteration")
-        ax.set_yscale("log")
-        ax.legend(fontsize=8)
-    fig.tight_layout()
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=100)
-    plt.close(fig)
-    tmp.replace(path)
-    return path
 
 
 @torch.no_grad()
@@ -104,9 +54,9 @@ def sample_per_class(wf, vae: nn.Module, unet: nn.Module, extra: dict, per_class
 
 
 def wf_schedule(extra: dict, device: torch.device):
-    from monai_synth.engines.medfusion import build_schedule
+    from monai_synth.diffusion import make_schedule
 
-    return build_schedule(extra["schedule_args"]).to(device)
+    return make_schedule(**extra["schedule_args"]).to(device)
 
 
 def phantom_ctr_check(samples: list[torch.Tensor]) -> dict:
@@ -129,7 +79,6 @@ def phantom_ctr_check(samples: list[torch.Tensor]) -> dict:
 
 def write_report(wf, data: ImageTensorSet, vae: nn.Module, unet: nn.Module, extra: dict) -> dict[str, Any]:
     """Write ``samples_grid_synthetic.png``, ``loss_curves.png`` and ``metrics.json``; return the metrics."""
-    from monai_synth.engines.medfusion import now_iso, save_json_atomic
 
     out = wf.out
     per_class = int(wf.sample_args["per_class"])

@@ -9,8 +9,8 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
-from monai_synth.engines.latent_sampling import generate_images
-from monai_synth.engines.medfusion import load_medfusion
+from monai_synth.engines.medfusion.sampling import generate_images
+from monai_synth.engines.medfusion.workflow import load_medfusion
 
 logger = logging.getLogger("monai_synth")
 

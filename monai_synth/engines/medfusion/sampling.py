@@ -8,27 +8,15 @@ import numpy as np
 import torch
 from torch import nn
 
-from monai_synth.engines.medfusion_steps import autocast_for
+from monai_synth.engines.precision import autocast_for
+from monai_synth.seeding import noise_from_seeds, step_noise_generators
 
 SAMPLERS = ("ddpm", "ddim", "dpmpp_2m")
 
 
-def step_noise_generators(indices: list[int], seed: int) -> list[torch.Generator]:
-    """One CPU generator per image for the per-step noise of stochastic samplers (DDPM, DDIM with eta > 0).
-
-    Seeds are mixed by NumPy's ``SeedSequence`` from ``(seed, index)``: torch's CPU generator keeps only the low
-    32 bits of a seed, so an offset such as ``2**32 + seed + index`` would replay the starting noise.
-    """
-    return [
-        torch.Generator().manual_seed(int(np.random.SeedSequence([seed, i, 0x5EED]).generate_state(1)[0]))
-        for i in indices
-    ]
-
-
 def noise_for_indices(indices: list[int], shape: tuple[int, ...], seed: int, device: torch.device) -> torch.Tensor:
     """Initial noise, one seeded draw per image (``seed + index``): an image does not depend on the batch."""
-    draws = [torch.randn(shape, generator=torch.Generator().manual_seed(seed + i)) for i in indices]
-    return torch.stack(draws).to(device)
+    return noise_from_seeds([seed + i for i in indices], shape, device)
 
 
 def label_conditional_eps(

@@ -2,24 +2,14 @@
 
 from __future__ import annotations
 
-from contextlib import nullcontext
-
 import torch
 import torch.nn.functional as F
 from ignite.engine import Engine
 from torch import nn
 
-from monai_synth.engines.indexing import batch_indices, step_generator
+from monai_synth.engines.precision import autocast_for
+from monai_synth.seeding import batch_indices, step_generator
 from monai_synth.losses.autoencoder import AutoencoderReconstructionLoss, PatchGANLoss
-
-
-def autocast_for(device: torch.device, precision: str):
-    """bf16 autocast on CPU or CUDA when ``precision == "bf16"``; fp16 autocast on CUDA for "fp16"."""
-    if precision == "bf16":
-        return torch.autocast(device.type, dtype=torch.bfloat16)
-    if precision == "fp16" and device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.float16)
-    return nullcontext()
 
 
 class AutoencoderStep:

@@ -20,10 +20,12 @@ from monai.networks.nets import DiffusionModelUNet, PatchDiscriminator
 from torch import nn
 
 from monai_synth.engines.checkpoint import load_state
+from monai_synth.engines.run_files import now_iso, save_json_atomic  # noqa: F401 (re-exported)
 from monai_synth.engines.image_tensors import ImageTensorSet, load_image_tensors
-from monai_synth.engines.indexing import iterations_per_epoch
-from monai_synth.engines.latent_sampling import generate_images
-from monai_synth.engines.medfusion_steps import AutoencoderStep, LatentDiffusionStep, autocast_for
+from monai_synth.seeding import iterations_per_epoch
+from monai_synth.engines.medfusion.sampling import generate_images
+from monai_synth.engines.medfusion.steps import AutoencoderStep, LatentDiffusionStep
+from monai_synth.engines.precision import autocast_for
 from monai_synth.engines.training_run import TrainingPhase
 from monai_synth.handlers.ema import WeightEMA
 from monai_synth.losses.autoencoder import AutoencoderReconstructionLoss
@@ -259,7 +261,7 @@ class MedfusionWorkflow:
 
     def report(self, data: ImageTensorSet, vae: nn.Module, unet: nn.Module, extra: dict) -> dict[str, Any]:
         """Sample grid per class, loss curves, and ``metrics.json`` in the run folder."""
-        from monai_synth.engines.medfusion_report import write_report
+        from monai_synth.engines.medfusion.report import write_report
 
         return write_report(self, data, vae, unet, extra)
 
@@ -374,14 +376,3 @@ def load_medfusion(checkpoint_dir: str | Path, device: str | torch.device = "cpu
         autoencoder_sha256=sha256_of(ae_path),
     )
     return info
-
-
-def save_json_atomic(obj: Any, path: Path) -> None:
-    """Write JSON through a temporary file and a rename."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(obj, indent=2, default=float))
-    tmp.replace(path)
-
-
-def now_iso() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())

@@ -38,14 +38,14 @@ from ignite.handlers import Checkpoint, DiskSaver
 from torch import nn
 
 from monai_synth.augment import AdaptiveAugmentPipeline, AdaptiveAugmentProbability
-from monai_synth.engines.stylegan2_distributed import (
+from monai_synth.engines.stylegan2.distributed import (
     average_gradients,
     broadcast_module,
     gather_rows,
     rank,
     world_size,
 )
-from monai_synth.engines.stylegan2_evaluation import StyleGAN2FidelityMonitor, is_enabled
+from monai_synth.engines.stylegan2.evaluation import StyleGAN2FidelityMonitor, is_enabled
 from monai_synth.io.atomic import atomic_open
 from monai_synth.losses.gan import (
     PathLengthPenalty,
@@ -362,7 +362,7 @@ class StyleGAN2Trainer(Engine):
         grid_columns: columns of the sample grids.
         grid_seed: seed of the grid latents.
         evaluation: FID / KID / precision / recall settings (``interval`` epochs or ``interval_kimg``,
-            ``num_samples``, ...; see ``monai_synth.engines.stylegan2_evaluation``); None or interval 0: off.
+            ``num_samples``, ...; see ``monai_synth.engines.stylegan2.evaluation``); None or interval 0: off.
 
     In a data-parallel run (torchrun, see ``bundles/stylegan2_ada/multi_gpu_train.json``) ``data_loader`` has a
     ``DistributedSampler``, ``kimg`` counts the images of all processes, and only rank 0 writes checkpoints,
