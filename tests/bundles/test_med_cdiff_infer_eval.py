@@ -100,3 +100,20 @@ def test_infer_config_nifti_and_real_dicom(trained: Path, tmp_path: Path) -> Non
     assert "DERIVED" in ds.ImageType and "Med-cDiff diffusion, sr" in ds.DerivationDescription
     assert sha256_of(trained / "diffusion" / "final.pt") in ds.DerivationDescription
     assert -160 <= hu.min() and hu.max() <= 240  # the abdomen window the phantom model's "auto" intensity uses for CT
+
+
+def test_evaluate_config_tracks_with_mlflow(trained: Path, tmp_path: Path) -> None:
+    """``--tracking mlflow`` on evaluate.json: one run with the settings, every score and the tables as artifacts."""
+    from mlflow_store import artifact_names, recorded_runs, tracking_overrides
+
+    run(config_file=str(BUNDLE / "evaluate.json"), checkpoint_dir=str(trained), output_dir=str(tmp_path / "eval"),
+        num_images=4, steps=2, fid=False, downstream=False, device="cpu", progress=False,
+        **tracking_overrides(tmp_path))
+    runs = recorded_runs(tmp_path)
+    assert len(runs) == 1
+    recorded = runs[0].data
+    assert recorded.params["num_images"] == "4" and recorded.params["task"] == "None"
+    tables = json.loads((tmp_path / "eval" / "tables.json").read_text())
+    psnr = tables["metrics"]["x2"]["diffusion"]["psnr"]
+    assert recorded.metrics["metrics/x2/diffusion/psnr"] == pytest.approx(psnr)
+    assert {"tables.json", "tables.md"} <= artifact_names(tmp_path, runs[0])

@@ -21,11 +21,12 @@ def test_config_resolves_to_evaluate_with_overrides() -> None:
     parser = ConfigParser()
     parser.read_config(str(CONFIG))
     parser.update({"real": "r.npz", "fake": "samples", "output_dir": "out", "num_bootstrap": 3})
-    evaluator = parser.get_parsed_content("evaluator")
+    evaluator = parser.get_parsed_content("scorer")
     assert evaluator.func.__module__ == "monai_synth.metrics.evaluate" and evaluator.func.__name__ == "evaluate"
     assert evaluator.keywords["real"] == "r.npz" and evaluator.keywords["out_dir"] == "out"
     assert evaluator.keywords["num_bootstrap"] == 3 and evaluator.keywords["real_split"] == "test"
-    assert isinstance(parser.get("run"), list) and parser.get("metrics") == "$@evaluator()"
+    assert isinstance(parser.get("run"), list) and parser.get("metrics") == "$@evaluator.run()"
+    assert parser.get_parsed_content("evaluator").params["num_bootstrap"] == 3
 
 
 @pytest.mark.slow
