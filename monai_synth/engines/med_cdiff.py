@@ -186,9 +186,8 @@ class MedCDiffWorkflow:
         )
         path = phase.run()
         self.timings[f"{self.model}_seconds"] = round(phase.seconds, 2)
-        done = phase.max_epochs * phase.epoch_length
         if phase.seconds > 0:
-            self.timings[f"{self.model}_images_per_second"] = round(done * self.batch_size * self.world / phase.seconds, 2)
+            self.timings[f"{self.model}_images_per_second"] = phase.images_per_second(self.batch_size * self.world)
         return path
 
     def checkpoint_settings(self, data: ImageTensorSet) -> dict[str, Any]:
