@@ -31,6 +31,9 @@ from monai_synth.networks.medfusion_vae import LatentImageAutoencoder
 
 logger = logging.getLogger("monai_synth")
 
+#: settings a finished or resumed run may change: they do not change the weights
+MEDFUSION_HARMLESS = ("out", "checkpoint_every", "log_every", "device", "evaluation", "sample_args", "preview_every")
+
 
 def build_unet(args: dict, latent_channels: int, num_classes: int) -> DiffusionModelUNet:
     """MONAI's DiffusionModelUNet on the latents, with one extra class embedding for 'no label'."""
@@ -161,11 +164,20 @@ class MedfusionWorkflow:
             self.dataset_dir, self.image_size, self.channels, self.intensity, self.window, self.split,
             self.phantom_count, self.seed, num_classes=self.num_classes,
         )
+        self.record = self.check_run_folder(data)
         vae = self.train_autoencoder(data)
         unet_ema, extra = self.train_diffusion(data, vae)
         if self.rank != 0:
             return {}
         return self.report(data, vae, unet_ema, extra)
+
+    def check_run_folder(self, data: ImageTensorSet) -> dict[str, Any]:
+        """Record (first run) or check (rerun) the settings and dataset of ``run_record.json``; see ``run_record``."""
+        from monai_synth.engines.run_record import check_run_record, dataset_fingerprint
+
+        settings = {k: v for k, v in vars(self).items() if k not in ("handlers", "timings", "record", "rank", "world")}
+        return check_run_record(self.out / "run_record.json", settings, dataset_fingerprint(data.files),
+                                MEDFUSION_HARMLESS, write=self.rank == 0)
 
     def train_autoencoder(self, data: ImageTensorSet) -> LatentImageAutoencoder:
         """Phase 1: the VAE (+ PatchGAN discriminator); returns the trained VAE in eval mode."""

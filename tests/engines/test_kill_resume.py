@@ -99,7 +99,8 @@ def test_med_cdiff_sigkill_resume_is_exact(tmp_path):
 
 @pytest.mark.slow
 def test_stylegan2_sigkill_resume_is_exact(tmp_path):
-    ref, got = _kill_then_resume(tmp_path, REPO / "bundles" / "stylegan2_ada" / "train.json", STYLEGAN2, 1, 5)
+    """Killed at iteration 7: resumes from checkpoint 6, in the middle of the second epoch (4 batches each)."""
+    ref, got = _kill_then_resume(tmp_path, REPO / "bundles" / "stylegan2_ada" / "train.json", STYLEGAN2, 1, 7)
     last = "stylegan2_checkpoint_8.pt"
     keys = ("generator", "generator_ema", "discriminator")
     _assert_equal(_tensors(ref / "checkpoints" / last, keys), _tensors(got / "checkpoints" / last, keys))
