@@ -4,8 +4,11 @@ Subcommands:
 
 - ``inspect PATH [--json]``: what a folder or file holds (DICOM series with modality, slices, size, spacing
   and intensity range; image counts, sizes and classes; NIfTI volumes; datalists; MedMNIST archives).
+  Exit status 0 when clean, 1 when it found problems (listed) or the source is unusable.
 - ``datalist SOURCE --out FILE.json``: build a datalist once (any source kind, with the same selection
-  options as ``build_datalist``) and write it as a JSON list that bundles and ``build_datalist`` read back.
+  options as ``build_datalist``) and write it as a MONAI Decathlon-style JSON (``{"training": [...]}``) that
+  bundles, ``build_datalist`` and ``monai.data.load_decathlon_datalist`` read back. ``--out`` and
+  ``--report`` are refused when they are, or lie inside, an input.
 - ``evaluate --real PATH --fake PATH --out DIR ...``: score synthetic images (``monai_synth.metrics.evaluate``).
 - ``compare`` / ``ablate-stylegan2``: models trained at equal compute, one table (``monai_synth.comparison``).
 """
@@ -15,11 +18,8 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
-import tempfile
 from collections.abc import Sequence
-from pathlib import Path
 
 __all__ = ["main", "build_parser"]
 
@@ -31,7 +31,7 @@ def _add_inspect(subparsers: argparse._SubParsersAction) -> None:
                                    description="Describe what a data folder or file holds.")
     parser.add_argument("path", help="folder, DICOM export, DICOMDIR, NIfTI, .csv/.json datalist or .npz")
     parser.add_argument("--json", action="store_true", help="print JSON instead of text")
-    parser.add_argument("--axis", type=int, default=2, choices=(0, 1, 2), help="NIfTI slicing axis (default 2)")
+    parser.add_argument("--axis", type=int, default=2, choices=(0, 1, 2), help="NIfTI slicing axis")
     parser.add_argument("--split", default="train", help="split folder of a train/val/test layout")
     parser.add_argument("--no-intensity", action="store_true",
                         help="DICOM: do not read pixel data for the intensity range (faster)")
@@ -42,8 +42,8 @@ def _add_datalist(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("datalist", help="build a datalist and write it as JSON",
                                    description="Build a datalist from any source and write it as JSON.")
     parser.add_argument("source", help="folder, DICOM export, NIfTI, .csv/.json datalist or .npz")
-    parser.add_argument("--out", required=True, help="JSON file to write (a list of entries)")
-    parser.add_argument("--split", default="train", help="train, val, test or all (default train)")
+    parser.add_argument("--out", required=True, help="JSON file to write (Decathlon-style dict of lists)")
+    parser.add_argument("--split", default="train", help="train, val, test or all")
     parser.add_argument("--axis", type=int, default=2, choices=(0, 1, 2), help="NIfTI slicing axis")
     parser.add_argument("--keep-empty", action="store_true", help="NIfTI: keep constant slices")
     parser.add_argument("--modality", action="append", help="DICOM Modality to keep (repeatable)")
@@ -64,9 +64,13 @@ def _add_evaluate(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--labels-fake", metavar="PATH", help="labels of the synthetic images")
     parser.add_argument("--batch-size", type=int, default=None, metavar="N", help="batch size")
     parser.add_argument("--device", default=None, metavar="D", help="torch device (default: the evaluator's)")
-    parser.add_argument("--real-split", default="train", help="split of a real archive/datalist (default: train)")
+    parser.add_argument("--real-split", default="test",
+                        help="reference split of the real archive/datalist (the same name and default as the "
+                             "bundles' real_split)")
     parser.add_argument("--fake-split", default=None, help="split of a synthetic archive/datalist")
     parser.add_argument("--bootstrap", type=int, default=50, metavar="N", help="bootstrap resamples for intervals")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="write into an --out folder that holds images monai-synth did not write")
     parser.add_argument("--seed", type=int, default=0, help="seed of resampling and pair sampling")
     parser.add_argument("--weights", default=None, metavar="PATH", help="Inception weights (TorchScript)")
     parser.add_argument("--cache-dir", default=None, metavar="DIR", help="real-feature cache folder")
@@ -76,7 +80,11 @@ def _add_evaluate(subparsers: argparse._SubParsersAction) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``monai-synth``."""
-    parser = argparse.ArgumentParser(prog="monai-synth", description="Generative models for 2D medical images.")
+    from monai_synth import __version__
+
+    parser = argparse.ArgumentParser(prog="monai-synth", description="Generative models for 2D medical images.",
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-v, -vv)")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     subparsers.required = True
@@ -86,6 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
     from monai_synth.comparison.commands import add_comparison_commands
 
     add_comparison_commands(subparsers)
+    for command in subparsers.choices.values():  # every --help shows the defaults
+        command.formatter_class = argparse.ArgumentDefaultsHelpFormatter
     return parser
 
 
@@ -94,38 +104,20 @@ def _run_inspect(args: argparse.Namespace) -> int:
 
     info = inspect_source(args.path, axis=args.axis, split=args.split, intensity=not args.no_intensity)
     print(json.dumps(info, indent=2) if args.json else format_inspection(info))
-    return 0
-
-
-def _write_json(data: object, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=1)
-            handle.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    return 1 if info.get("problems") else 0
 
 
 def _run_datalist(args: argparse.Namespace) -> int:
-    from monai_synth.data import build_datalist, detect_source_kind
+    from monai_synth.io.datalist_command import run_datalist_command
 
-    if detect_source_kind(args.source) == "phantom":
-        print("error: the phantom is generated in memory; it has no files to list", file=sys.stderr)
-        return 1
-    entries = build_datalist(
-        args.source, split=None if args.split == "all" else args.split, axis=args.axis,
-        skip_empty=not args.keep_empty, modality=args.modality, series_description=args.series_description,
-        series_uid=args.series_uid, skip_bad=args.skip_bad, report_path=args.report)
-    _write_json(entries, Path(args.out))
-    print(f"{len(entries)} entries written to {args.out}")
-    return 0
+    return run_datalist_command(args)
 
 
 def _run_evaluate(args: argparse.Namespace) -> int:
+    from monai_synth.io.output_guard import check_output_dir
+
+    check_output_dir(args.out, [args.real, args.fake, args.labels_real, args.labels_fake],
+                     overwrite=getattr(args, "overwrite", False))
     try:
         from monai_synth.metrics.evaluate import run_evaluate_cli
     except ModuleNotFoundError as err:

@@ -22,8 +22,8 @@ from data_factory import write_class_folder, write_nifti, write_png  # noqa: E40
 from dicom_factory import write_ct_series, write_sr  # noqa: E402
 
 
-def _inspect_json(capsys, path) -> dict:
-    assert main(["inspect", str(path), "--json"]) == 0
+def _inspect_json(capsys, path, status: int = 0) -> dict:
+    assert main(["inspect", str(path), "--json"]) == status
     return json.loads(capsys.readouterr().out)
 
 
@@ -70,7 +70,7 @@ def test_console_script_on_the_shared_folder(real_ct):
 def test_inspect_text_lists_series_and_problems(tmp_path, capsys):
     write_ct_series(tmp_path, 3, description="liver portal venous")
     write_sr(tmp_path / "sr")
-    assert main(["inspect", str(tmp_path)]) == 0
+    assert main(["inspect", str(tmp_path)]) == 1  # it found a problem
     out = capsys.readouterr().out
     assert "CT   'liver portal venous': 3 slices (3 files), 8 x 8, axial" in out
     assert "slice spacing 2.5 mm" in out and "HU" in out
@@ -93,9 +93,9 @@ def test_inspect_images_nifti_npz_and_datalist(tmp_path, capsys, class_folder):
                                "labels": {"0": 1, "1": 2}}]
     write_png(tmp_path / "a.png", np.zeros((2, 2), np.uint8))
     (tmp_path / "l.csv").write_text("image,label\na.png,1\nmissing.png,0\n")
-    info = _inspect_json(capsys, tmp_path / "l.csv")
+    info = _inspect_json(capsys, tmp_path / "l.csv", status=1)  # a problem found: non-zero exit
     assert info["entries"] == 1 and info["labels"] == {"1": 1} and len(info["problems"]) == 1
-    for path in (class_folder, tmp_path / "nii", tmp_path / "m.npz", tmp_path / "l.csv"):
+    for path in (class_folder, tmp_path / "nii", tmp_path / "m.npz"):
         assert main(["inspect", str(path)]) == 0
     assert "image folder: 5 images, 2 classes" in capsys.readouterr().out
 
@@ -110,7 +110,7 @@ def test_bad_input_exits_with_message(tmp_path, capsys):
 def test_datalist_command_writes_json_that_reads_back(tmp_path, capsys, class_folder):
     out = tmp_path / "lists" / "train.json"
     assert main(["datalist", str(class_folder), "--out", str(out)]) == 0
-    entries = json.loads(out.read_text())
+    entries = json.loads(out.read_text())["training"]  # MONAI Decathlon-style sections
     assert len(entries) == 5 and entries[0]["label"] == 0
     from monai_synth.data import build_datalist
 
@@ -118,7 +118,7 @@ def test_datalist_command_writes_json_that_reads_back(tmp_path, capsys, class_fo
     write_ct_series(tmp_path / "dcm", 2)
     write_sr(tmp_path / "dcm" / "sr")
     assert main(["datalist", str(tmp_path / "dcm"), "--out", str(out), "--modality", "CT"]) == 0
-    assert [e["frame"] for e in json.loads(out.read_text())] == [0, 0]
+    assert [e["frame"] for e in json.loads(out.read_text())["training"]] == [0, 0]
     assert main(["datalist", str(tmp_path / "dcm"), "--out", str(out), "--skip-bad",
                  "--report", str(tmp_path / "bad.csv")]) == 0
     assert "Comprehensive SR" in (tmp_path / "bad.csv").read_text()

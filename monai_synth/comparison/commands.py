@@ -15,14 +15,14 @@ def _default_device() -> str:
 
 def _add_common(parser: argparse.ArgumentParser, minutes: float) -> None:
     parser.add_argument("--out", required=True, metavar="DIR", help="output folder (resumable: run again to continue)")
-    parser.add_argument("--image-size", type=int, default=32, help="training size of both models (default 32)")
+    parser.add_argument("--image-size", type=int, default=32, help="training size of both models")
     parser.add_argument("--minutes", type=float, default=minutes,
-                        help=f"training budget per model run, wall clock on this machine (default {minutes:g})")
+                        help="training budget per model run, wall clock on this machine")
     parser.add_argument("--num-samples", type=int, default=500, help="generated images per model, balanced classes")
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: cuda when available)")
-    parser.add_argument("--split", default="train", help="training split of the data source (default train)")
-    parser.add_argument("--real-split", default="test", help="reference split for the metrics (default test)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of data, training and sampling (default 0)")
+    parser.add_argument("--split", default="train", help="training split of the data source")
+    parser.add_argument("--real-split", default="test", help="reference split for the metrics (the same name and default as the bundles' real_split)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of data, training and sampling")
     parser.add_argument("--phantom-count", type=int, default=512, help="phantom images when no dataset is given")
     parser.add_argument("--bootstrap", type=int, default=50, help="bootstrap resamples of the FID interval")
     parser.add_argument("--stylegan2", action="append", metavar="KEY=VALUE",
@@ -42,7 +42,7 @@ def add_comparison_commands(subparsers: argparse._SubParsersAction) -> None:
     _add_common(compare, 30.0)
     compare.add_argument("--channels", type=int, default=1, help="image channels (1 or 3)")
     compare.add_argument("--autoencoder-fraction", type=float, default=0.25,
-                         help="share of Medfusion's budget for its autoencoder phase (default 0.25)")
+                         help="share of Medfusion's budget for its autoencoder phase")
     compare.add_argument("--medfusion", action="append", metavar="KEY=VALUE",
                          help="override of bundles/medfusion/train.json (repeatable), e.g. unet#channels=[32,64]")
     compare.add_argument("--medfusion-sample", action="append", metavar="KEY=VALUE",
@@ -57,10 +57,10 @@ def add_comparison_commands(subparsers: argparse._SubParsersAction) -> None:
     ablate.add_argument("--target", default="", help="target data source (empty = phantom)")
     ablate.add_argument("--target-count", type=int, default=300, help="target training images (balanced classes)")
     ablate.add_argument("--pretrain-minutes", type=float, default=None,
-                        help="budget of the source run (default --minutes)")  # fmt: skip
+                        help="budget of the source run (None: --minutes)")  # fmt: skip
     ablate.add_argument("--ada-target", type=float, default=0.6, help="ADA's target r_t in the ADA variants")
     ablate.add_argument("--ada-kimg", type=float, default=20.0,
-                        help="kimg for ADA's p to go from 0 to 1 (default 20: short runs; the paper used 500)")
+                        help="kimg for ADA's p to go from 0 to 1 (20 suits short runs; the paper used 500)")
     _add_common(ablate, 10.0)
     ablate.set_defaults(func=_run_ablation)
 
@@ -86,6 +86,9 @@ def _run_compare(args: argparse.Namespace) -> int:
         medfusion=parse_overrides(args.medfusion), medfusion_sample=parse_overrides(args.medfusion_sample),
         **_common_settings(args),
     )  # fmt: skip
+    from monai_synth.io.output_guard import check_output_dir
+
+    check_output_dir(args.out, [args.dataset])
     run_compare(settings)
     _print_table(f"{args.out}/compare.md")
     return 0
@@ -99,6 +102,9 @@ def _run_ablation(args: argparse.Namespace) -> int:
         pretrain_minutes=args.pretrain_minutes, ada_target=args.ada_target, ada_kimg=args.ada_kimg,
         **_common_settings(args),
     )  # fmt: skip
+    from monai_synth.io.output_guard import check_output_dir
+
+    check_output_dir(args.out, [args.source, args.target])
     run_ablation(settings)
     _print_table(f"{args.out}/ablation.md")
     return 0

@@ -1,11 +1,25 @@
 """CSV and JSON datalist files.
 
-CSV: a header row with at least ``image``; optional ``label`` (integer class), ``mask``, ``split``,
+CSV: a header row with at least ``image``; optional ``label`` (class), ``mask``, ``split``,
 ``frame``, ``axis``, ``index``, ``series_uid``. Other columns are ignored.
 
 JSON: either a list of entries, or a MONAI-style dict of lists (``{"training": [...], "validation": [...],
 "test": [...]}``, as read by ``monai.data.load_decathlon_datalist``). Entries are dicts with the keys above,
 or plain path strings.
+
+Labels (checked when the datalist is built, each problem naming the file and the row):
+
+- integers must be non-negative (``-1`` is refused); gaps (``0`` and ``999``) are kept but logged, since
+  every missing id still counts as a class;
+- class names (``"normal"``, ``"pneumonia"``) are mapped to contiguous ids in sorted order, over all rows
+  of the file whatever the split, so that every split agrees; :func:`datalist_class_names` (and
+  :func:`monai_synth.data.class_names`) return the names in id order, i.e. the mapping;
+- a column that mixes integers and names, or holds a fraction (``1.5``), is refused.
+
+MONAI Decathlon datalists (``{"training": [{"image": "imagesTr/x.nii.gz", "label": "labelsTr/x.nii.gz"}],
+"test": ["imagesTs/y.nii.gz"]}``): a ``label`` that names an image file is the segmentation mask (``mask``).
+An entry whose NIfTI image has no ``frame`` is expanded into one entry per slice along ``axis`` (constant
+slices left out with ``skip_empty``); its mask, read with the same ``frame``, follows the slice.
 
 Relative paths are resolved against the folder of the datalist file. When a ``split`` column/key exists
 (or the JSON is a dict of lists), only the requested split is returned; ``split=None`` or ``"all"`` returns
@@ -16,6 +30,7 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -23,7 +38,9 @@ from typing import Any
 
 from .errors import BadInputReport, DataError, reject
 
-__all__ = ["DATALIST_SUFFIXES", "read_datalist_file", "parse_label"]
+__all__ = ["DATALIST_SUFFIXES", "datalist_class_names", "read_datalist_file", "parse_label"]
+
+logger = logging.getLogger(__name__)
 
 DATALIST_SUFFIXES: frozenset[str] = frozenset({".csv", ".json"})
 _PATH_KEYS = ("image", "mask")
@@ -32,6 +49,8 @@ _STR_KEYS = ("series_uid", "split")
 _SPLIT_ALIASES = {"train": "train", "training": "train", "val": "val", "valid": "val", "validation": "val",
                   "test": "test", "testing": "test"}
 _JSON_SPLIT_KEYS = {"train": ("training", "train"), "val": ("validation", "val", "valid"), "test": ("test", "testing")}
+#: Endings of a ``label`` value that names a segmentation mask (the Decathlon convention) rather than a class.
+_MASK_ENDINGS = (".nii", ".nii.gz", ".png", ".tif", ".tiff", ".dcm", ".nrrd", ".mha", ".npy")
 
 
 def parse_label(value: Any) -> int:
@@ -61,6 +80,55 @@ def parse_label(value: Any) -> int:
     raise ValueError(f"label {value!r} is not an integer{hint}")
 
 
+def _is_mask_path(value: Any) -> bool:
+    return isinstance(value, str) and value.strip().lower().endswith(_MASK_ENDINGS)
+
+
+def _label_values(rows: list[tuple[str, Any]]) -> list[Any]:
+    return [r["label"] for _, r in rows if isinstance(r, Mapping) and r.get("label") not in (None, "")
+            and not _is_mask_path(r["label"])]
+
+
+def _is_integer(value: Any) -> bool:
+    try:
+        parse_label(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_number(value: Any) -> bool:
+    try:
+        float(str(value).strip())
+    except ValueError:
+        return False
+    return not isinstance(value, (list, dict, bool))
+
+
+def label_names(rows: list[tuple[str, Any]]) -> dict[str, int] | None:
+    """Class-name -> id mapping when every label of ``rows`` is a name (no integer, no number), else None."""
+    values = _label_values(rows)
+    if not values or any(_is_number(v) or not isinstance(v, str) for v in values):
+        return None
+    return {name: i for i, name in enumerate(sorted({v.strip() for v in values}))}
+
+
+def _check_label(value: Any, names: dict[str, int] | None) -> int:
+    """The class id of a raw label value (ValueError names the value and the problem)."""
+    if names is not None:
+        return names[str(value).strip()]
+    try:
+        label = parse_label(value)
+    except ValueError as err:
+        if isinstance(value, str) and not _is_number(value):
+            raise ValueError(f"{err}; other rows hold integer labels, and a label column holds either integers "
+                             "or class names, not both") from None
+        raise
+    if label < 0:
+        raise ValueError(f"label {label} is negative; class labels are integers 0, 1, 2 ... (or class names)")
+    return label
+
+
 def _normalise_split(value: str | None) -> str | None:
     if value is None or str(value).lower() == "all":
         return None
@@ -73,16 +141,19 @@ def _resolve(base: Path, value: Any) -> Any:
     return os.path.normpath(os.path.join(base, os.path.expanduser(value.strip())))
 
 
-def _clean_entry(raw: Mapping, base: Path) -> dict:
-    """Keep the known keys, resolve paths, parse numbers (ValueError names the bad field)."""
+def _clean_entry(raw: Mapping, base: Path, names: dict[str, int] | None = None) -> dict:
+    """Keep the known keys, resolve paths, check labels, parse numbers (ValueError names the bad field)."""
     if not raw.get("image"):
         raise ValueError("empty 'image'")
+    raw = dict(raw)
+    if _is_mask_path(raw.get("label")) and raw.get("mask") in (None, ""):
+        raw["mask"] = raw.pop("label")  # Decathlon: ``label`` is the segmentation mask
     entry: dict[str, Any] = {}
     for key in _PATH_KEYS:
         if raw.get(key) not in (None, ""):
             entry[key] = _resolve(base, raw[key])
     if "label" in raw:
-        entry["label"] = parse_label(raw["label"])
+        entry["label"] = _check_label(raw["label"], names)
     for key in _INT_KEYS:
         if raw.get(key) not in (None, ""):
             try:
@@ -128,14 +199,54 @@ def _json_lists(data: Any, path: Path, split: str | None) -> list[tuple[str, Any
     return [(f"{k}[{i}]", item) for k in keys for i, item in enumerate(lists[k])]
 
 
-def _read_json_rows(path: Path, split: str | None) -> list[tuple[str, Any]]:
+def _read_json_rows(path: Path, split: str | None) -> tuple[list[tuple[str, Any]], list[tuple[str, Any]]]:
+    """``(all rows, rows of the split's list)`` of a JSON datalist."""
     try:
         with open(path, encoding="utf-8-sig") as handle:
             data = json.load(handle)
     except json.JSONDecodeError as err:
         raise DataError(f"not valid JSON ({err})", path) from err
-    rows = _json_lists(data, path, split)
-    return [(where, {"image": item} if isinstance(item, str) else item) for where, item in rows]
+
+    def wrap(rows: list[tuple[str, Any]]) -> list[tuple[str, Any]]:
+        return [(where, {"image": item} if isinstance(item, str) else item) for where, item in rows]
+
+    return wrap(_json_lists(data, path, None)), wrap(_json_lists(data, path, split))
+
+
+def _read_rows(path: Path, split: str | None) -> tuple[list[tuple[str, Any]], list[tuple[str, Any]]]:
+    """``(all rows, rows of the split)`` of a CSV or JSON datalist."""
+    try:
+        if path.suffix.lower() == ".csv":
+            rows = _read_csv_rows(path)
+            return rows, _filter_split(rows, split, path)
+        every, listed = _read_json_rows(path, split)
+        return every, _filter_split(listed, split, path)
+    except (OSError, UnicodeDecodeError, csv.Error) as err:
+        raise DataError(f"cannot read datalist ({err})", path) from err
+
+
+def _warn_label_gaps(entries: list[dict], path: Path) -> None:
+    labels = sorted({e["label"] for e in entries if "label" in e})
+    if labels and len(labels) != labels[-1] + 1:
+        missing = labels[-1] + 1 - len(labels)
+        logger.warning("%s: labels %s leave %d class id(s) without images; the models will have %d classes",
+                       path, ", ".join(map(str, labels[:10])) + (" ..." if len(labels) > 10 else ""), missing,
+                       labels[-1] + 1)
+
+
+def datalist_class_names(path: str | os.PathLike) -> list[str]:
+    """Class names of a CSV/JSON datalist in id order: the names when labels are names, else ``"0"`` .. max.
+
+    Args:
+        path: the ``.csv`` or ``.json`` file.
+    """
+    path = Path(path)
+    every, _ = _read_rows(path, None)
+    names = label_names(every)
+    if names is not None:
+        return sorted(names, key=names.__getitem__)
+    labels = [parse_label(v) for v in _label_values(every) if _is_integer(v)]
+    return [str(i) for i in range(max(labels) + 1)] if labels else []
 
 
 def _filter_split(rows: list[tuple[str, Mapping]], split: str | None, path: Path) -> list[tuple[str, Mapping]]:
@@ -149,7 +260,7 @@ def _filter_split(rows: list[tuple[str, Mapping]], split: str | None, path: Path
 
 
 def read_datalist_file(path: str | os.PathLike, *, split: str | None = "train",
-                       report: BadInputReport | None = None) -> list[dict]:
+                       report: BadInputReport | None = None, axis: int = 2, skip_empty: bool = True) -> list[dict]:
     """Read a CSV or JSON datalist, resolving paths and checking labels and files.
 
     Args:
@@ -157,28 +268,28 @@ def read_datalist_file(path: str | os.PathLike, *, split: str | None = "train",
         split: which split to keep when the file has splits (``train``/``val``/``test``); None or ``"all"``
             keeps everything.
         report: where to list bad rows (None: raise :class:`DataError` on the first one).
+        axis: slicing axis for NIfTI volumes listed without ``frame`` (Decathlon datalists).
+        skip_empty: leave out constant slices of such volumes.
 
     Returns:
-        The entries, with absolute paths.
+        The entries, with absolute paths and class ids (see the module docstring for labels).
 
     Raises:
         DataError: unreadable file, no ``image`` column, unknown split, or (without ``report``) a row with
-            a missing file or a label that is not an integer.
+            a missing file or a bad label (negative, fractional, mixed integers and names).
     """
     path = Path(path)
     split = _normalise_split(split)
-    try:
-        rows = _read_csv_rows(path) if path.suffix.lower() == ".csv" else _read_json_rows(path, split)
-    except (OSError, UnicodeDecodeError, csv.Error) as err:
-        raise DataError(f"cannot read datalist ({err})", path) from err
+    every, rows = _read_rows(path, split)
+    names = label_names(every)
     base = path.resolve().parent
     entries = []
-    for where, raw in _filter_split(rows, split, path):
+    for where, raw in rows:
         if not isinstance(raw, Mapping):
             reject(path, f"{where}: entry is not a dict or a path string", report)
             continue
         try:
-            entry = _clean_entry(raw, base)
+            entry = _clean_entry(raw, base, names)
         except ValueError as err:
             reject(path, f"{where}: {err}", report)
             continue
@@ -186,5 +297,27 @@ def read_datalist_file(path: str | os.PathLike, *, split: str | None = "train",
         if missing:
             reject(missing, f"file not found ({where} of {path})", report)
             continue
-        entries.append(entry)
+        entries += _expand_volume(entry, where, path, axis, skip_empty, report)
+    _warn_label_gaps(entries, path)
     return entries
+
+
+def _expand_volume(entry: dict, where: str, path: Path, axis: int, skip_empty: bool,
+                   report: BadInputReport | None) -> list[dict]:
+    """A NIfTI entry without ``frame`` -> one entry per (non-constant) slice; other entries unchanged."""
+    from .nifti import is_nifti, load_volume, nonempty_slices
+
+    image = entry["image"]
+    if not isinstance(image, str) or not is_nifti(image) or "frame" in entry:
+        return [entry]
+    axis = int(entry.get("axis", axis))
+    try:
+        volume, _ = load_volume(image)
+        if "mask" in entry and is_nifti(entry["mask"]) and load_volume(entry["mask"])[0].shape != volume.shape:
+            raise DataError(f"mask {entry['mask']} has shape {load_volume(entry['mask'])[0].shape}, the image "
+                            f"{volume.shape} ({where} of {path})", image)
+    except DataError as err:
+        reject(err.path or image, err.problem, report)
+        return []
+    frames = nonempty_slices(volume, axis) if skip_empty else range(volume.shape[axis])
+    return [{**entry, "frame": int(k), "axis": axis} for k in frames]

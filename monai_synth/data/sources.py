@@ -18,7 +18,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from .datalist_file import DATALIST_SUFFIXES, read_datalist_file
+from .datalist_file import DATALIST_SUFFIXES, datalist_class_names, read_datalist_file
 from .dicom import NON_DICOM_SUFFIXES, dicom_datalist, has_dicom_magic, is_dicomdir, read_header
 from .errors import BadInputReport, DataError, reject
 from .folder import find_classes, is_raster, iter_files, raster_datalist, raster_problem
@@ -124,7 +124,7 @@ def _dispatch(kind: str, path: Path, report: BadInputReport | None, *, split: st
     if kind == "folder":
         return raster_datalist(path, split=split, report=report)
     if kind == "datalist":
-        return read_datalist_file(path, split=split, report=report)
+        return read_datalist_file(path, split=split, report=report, axis=axis, skip_empty=skip_empty)
     if kind == "dicom":
         return dicom_datalist(path, modality=modality, series_description=series_description,
                               series_uid=series_uid, report=report)
@@ -205,8 +205,8 @@ def class_names(source: str | os.PathLike | None, *, split: str | None = "train"
     """Names of the classes whose indices are the labels of ``build_datalist(source)``.
 
     Folder sources give the sorted class-folder names; the phantom gives ``["normal", "cardiomegaly"]``;
-    CSV/JSON datalists and ``.npz`` archives (which carry no names) give the label values as strings,
-    ``"0"`` to the largest label; unlabeled sources (DICOM, a single NIfTI file) give ``[]``.
+    CSV/JSON datalists give their class names in id order when labels are names (the name -> id mapping
+    of :mod:`monai_synth.data.datalist_file`), else ``"0"`` to the largest label, as ``.npz`` archives do; unlabeled sources (DICOM, a single NIfTI file) give ``[]``.
 
     Args:
         source: as for :func:`build_datalist`.
@@ -218,9 +218,9 @@ def class_names(source: str | os.PathLike | None, *, split: str | None = "train"
     path = Path(source).expanduser()
     if kind in ("folder", "nifti") and path.is_dir():
         return find_classes(path, is_raster if kind == "folder" else is_nifti, split)
-    labels: list[int] = []
     if kind == "datalist":
-        labels = [e["label"] for e in read_datalist_file(path, split=None, report=BadInputReport()) if "label" in e]
-    elif kind == "npz":
+        return datalist_class_names(path)
+    labels: list[int] = []
+    if kind == "npz":
         labels = [int(v) for s in npz_splits(path) for v in load_npz_split(path, s)[1]]
     return [str(i) for i in range(max(labels) + 1)] if labels else []

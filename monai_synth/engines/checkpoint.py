@@ -12,6 +12,7 @@ from typing import Any
 import torch
 
 _STEP = re.compile(r"checkpoint_(\d+)\.pt$")
+_PARTIAL = re.compile(r"^\.checkpoint_\d+\.pt\..*\.tmp$")  # left by a process killed while saving
 
 
 def atomic_torch_save(obj: Any, path: str | os.PathLike) -> Path:
@@ -55,3 +56,19 @@ def sha256_of(path: str | os.PathLike) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+def remove_stale_checkpoints(folder: str | os.PathLike, keep: int = 1) -> list[Path]:
+    """Delete all but the ``keep`` newest ``checkpoint_<iteration>.pt`` of ``folder`` (and half-written ones).
+
+    Called once a phase has written ``final.pt``: older checkpoints (left by a resumed run) only take space.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    found = sorted((int(m.group(1)), p) for p in folder.iterdir() if (m := _STEP.match(p.name)))
+    stale = [p for _, p in found[: max(len(found) - keep, 0)]]
+    stale += [p for p in folder.iterdir() if _PARTIAL.match(p.name)]
+    for p in stale:
+        p.unlink(missing_ok=True)
+    return stale

@@ -8,6 +8,7 @@ batch order a pure function of the iteration (exact resume).
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass, field
 
 import torch
@@ -24,6 +25,7 @@ class ImageTensorSet:
     labels: torch.Tensor
     class_names: list[str]
     intensity: dict = field(default_factory=dict)
+    files: list[str] = field(default_factory=list)  # the files read (images, masks): the dataset's fingerprint
 
     @property
     def num_classes(self) -> int:
@@ -95,4 +97,6 @@ def load_image_tensors(
     names = class_names(dataset_dir or None, split=split) or []
     names = names + [str(c) for c in range(len(names), n_cls)]
     logger.info("loaded %d images of %d classes at %d px from %s", len(images), n_cls, image_size, dataset_dir or "phantom")
-    return ImageTensorSet(torch.stack(images).contiguous(), labels_t, names, {"mode": intensity, "window": window})
+    files = [str(e[k]) for e in datalist for k in ("image", "mask") if isinstance(e.get(k), (str, os.PathLike))]
+    return ImageTensorSet(torch.stack(images).contiguous(), labels_t, names, {"mode": intensity, "window": window},
+                          files)

@@ -15,9 +15,11 @@ from typing import Any
 import ignite.distributed as idist
 import torch
 from ignite.engine import Engine, Events
-from ignite.handlers import Checkpoint, DiskSaver
+from ignite.handlers import Checkpoint
 
-from monai_synth.engines.checkpoint import atomic_torch_save, latest_checkpoint, load_state
+from monai_synth.engines.checkpoint import atomic_torch_save, latest_checkpoint, load_state, remove_stale_checkpoints
+from monai_synth.engines.finite_check import check_finite
+from monai_synth.engines.progress import PhasePreview, ProgressClock
 
 logger = logging.getLogger("monai_synth")
 
@@ -69,6 +71,11 @@ class TrainingPhase:
         final_extra: returns more entries for ``final.pt`` (settings needed to rebuild the networks).
         handlers: extra Ignite/MONAI handlers with ``attach(engine)`` (e.g. ``MLFlowHandler`` added by
             ``--tracking mlflow``); the step's output dict is ``engine.state.output``.
+        preview: refreshes loss curves (and sample grids) on disk and in TensorBoard; None: curves only.
+        preview_every: epochs between previews (0: off).
+
+    Training stops with ``NonFiniteTrainingError`` at the first non-finite logged value (loss, gradient norm)
+    or weight, before that iteration is checkpointed, so the last good checkpoint stays the latest one.
     """
 
     def __init__(
@@ -84,6 +91,8 @@ class TrainingPhase:
         log_every: int = 10,
         final_extra: Callable[[], dict] | None = None,
         handlers: list | None = None,
+        preview: PhasePreview | None = None,
+        preview_every: int = 0,
     ) -> None:
         self.name = name
         self.handlers = list(handlers or [])
@@ -97,6 +106,10 @@ class TrainingPhase:
         self.max_epochs = max_epochs
         self.checkpoint_every = checkpoint_every
         self.seconds = 0.0
+        self.iterations_run = 0
+        self.clock = ProgressClock(epoch_length * max_epochs)
+        self.preview = preview or PhasePreview(self.dir, name)
+        self.preview_every = int(preview_every)
         self._logged_metrics: dict[str, float] = {}
 
     @property
@@ -113,22 +126,22 @@ class TrainingPhase:
             return self.final_path
         engine = Engine(lambda e, _: self.step_fn(e))
         self.to_save["engine"] = engine
-        ckpt = Checkpoint(
-            self.to_save,
-            DiskSaver(str(self.dir), atomic=True, require_empty=False),
-            n_saved=1,
-            global_step_transform=lambda e, _: e.state.iteration,
-        )
+        ckpt = self._save_checkpoint
         writer = self._tensorboard()
+        engine.add_event_handler(Events.ITERATION_COMPLETED, self._check_finite)  # before anything is saved
         engine.add_event_handler(Events.ITERATION_COMPLETED, self._record, writer)  # before the checkpoint
         engine.add_event_handler(Events.ITERATION_COMPLETED(every=self.checkpoint_every) | Events.COMPLETED, ckpt)
         for handler in self.handlers:
             handler.attach(engine)
         engine.add_event_handler(Events.EPOCH_COMPLETED, self._record_metrics, writer)
+        if self.preview_every > 0 and idist.get_rank() == 0:
+            engine.add_event_handler(Events.EPOCH_COMPLETED(every=self.preview_every), self._preview, writer)
         self._resume(engine)
+        self.clock.begin(engine.state.iteration)
         start = time.perf_counter()
         engine.run(range(self.epoch_length), max_epochs=self.max_epochs)
         self.seconds = time.perf_counter() - start
+        self.iterations_run = self.clock.iterations_run(engine.state.iteration)
         if writer is not None:
             writer.close()
         payload = {k: v.state_dict() for k, v in self.final.items()}
@@ -139,8 +152,29 @@ class TrainingPhase:
             payload.update(self.final_extra())
         if idist.get_rank() == 0:
             atomic_torch_save(payload, self.final_path)
+            removed = remove_stale_checkpoints(self.dir)
+            if removed:
+                logger.info("%s: removed stale checkpoints %s", self.name, ", ".join(p.name for p in removed))
         idist.barrier() if idist.get_world_size() > 1 else None
         return self.final_path
+
+    def images_per_second(self, global_batch: int) -> float:
+        """Training images per second of this process's iterations (a resume counts only its own)."""
+        return round(self.iterations_run * global_batch / self.seconds, 2) if self.seconds > 0 else 0.0
+
+    def _save_checkpoint(self, engine: Engine) -> None:
+        """Write ``checkpoint_<iteration>.pt``, then delete the older ones.
+
+        In this order a kill at any instant leaves at least one complete checkpoint (Ignite's ``Checkpoint``
+        deletes the previous file before writing the next, so a kill during the write left none and the
+        phase restarted from scratch). A resumed run also removes the file it resumed from.
+        """
+        path = self.dir / f"checkpoint_{engine.state.iteration}.pt"
+        if idist.get_rank() != 0 or path.exists():  # the last iteration fires both "every" and COMPLETED
+            return
+        payload = {k: v.state_dict() for k, v in self.to_save.items()}
+        atomic_torch_save(payload, path)
+        remove_stale_checkpoints(self.dir)
 
     def _resume(self, engine: Engine) -> None:
         last = latest_checkpoint(self.dir)
@@ -148,6 +182,15 @@ class TrainingPhase:
             return
         Checkpoint.load_objects(self.to_save, load_state(last))
         logger.info("%s: resumed from %s at iteration %d", self.name, last.name, engine.state.iteration)
+
+    def _check_finite(self, engine: Engine) -> None:
+        networks = {k: v for k, v in self.final.items() if isinstance(v, torch.nn.Module)}
+        check_finite(self.name, engine.state.iteration, engine.state.output or {}, networks,
+                     lambda: latest_checkpoint(self.dir))
+
+    def _preview(self, engine: Engine, writer) -> None:
+        paths = self.preview(self.history.state_dict(), engine.state.iteration, writer)
+        logger.info("%s epoch %d: previews %s", self.name, engine.state.epoch, ", ".join(p.name for p in paths))
 
     def _tensorboard(self):
         if idist.get_rank() != 0:
@@ -173,7 +216,8 @@ class TrainingPhase:
         if means is None:
             return
         total = self.max_epochs * self.epoch_length
-        logger.info("%s it %d/%d  %s", self.name, it, total, "  ".join(f"{k}={v:.4g}" for k, v in means.items()))
+        logger.info("%s it %d/%d  %s  (%.2f it/s, eta %s)", self.name, it, total,
+                    "  ".join(f"{k}={v:.4g}" for k, v in means.items()), self.clock.rate(it), self.clock.eta(it))
         if writer is not None:
             for k, v in means.items():
                 writer.add_scalar(f"{self.name}/{k}", v, it)

@@ -124,7 +124,7 @@ def evaluate(
     *,
     labels_real: Any = None,
     labels_fake: Any = None,
-    real_split: str | None = "train",
+    real_split: str | None = "test",
     fake_split: str | None = None,
     batch_size: int | None = None,
     device: str | None = None,
@@ -213,7 +213,7 @@ def run_evaluate_cli(args: argparse.Namespace) -> int:
         Exit status 0.
     """
     options = {
-        "real_split": getattr(args, "real_split", "train"),
+        "real_split": getattr(args, "real_split", "test"),
         "fake_split": getattr(args, "fake_split", None),
         "weights": getattr(args, "weights", None),
         "cache_dir": getattr(args, "cache_dir", None),

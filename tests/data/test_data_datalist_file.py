@@ -77,10 +77,12 @@ def test_non_integer_label_raises_or_is_skipped(images, label):
     assert len(build_datalist(path, skip_bad=True)) == 1
 
 
-def test_segmentation_path_as_label_gets_a_hint(images):
+def test_decathlon_label_path_is_the_mask(images):
     path = images / "dataset.json"
+    path.write_text(json.dumps({"training": [{"image": "img/a.png", "label": "img/m.png"}]}))
+    assert read_datalist_file(path) == [{"image": str(images / "img/a.png"), "mask": str(images / "img/m.png")}]
     path.write_text(json.dumps({"training": [{"image": "img/a.png", "label": "labelsTr/a.nii.gz"}]}))
-    with pytest.raises(DataError, match="segmentation masks go in the 'mask'"):
+    with pytest.raises(DataError, match=r"labelsTr/a\.nii\.gz: file not found \(training\[0\]"):
         read_datalist_file(path)
 
 

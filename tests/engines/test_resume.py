@@ -86,3 +86,56 @@ def test_latent_normalisation_round_trips(mode):
         torch.testing.assert_close(mu_n.std((0, 2, 3)), torch.ones(3), atol=1e-5, rtol=0)
     else:
         assert shift == 0.0 and abs(float(mu_n.std()) - 1.0) < 1e-5
+
+
+def test_resume_counts_only_its_own_iterations_and_leaves_one_checkpoint(tmp_path):
+    interrupted, _, _ = _phase(tmp_path, stop_at=6)
+    with pytest.raises(Interrupt):
+        interrupted.run()
+    resumed, _, _ = _phase(tmp_path)
+    resumed.run()
+    assert resumed.iterations_run == 9 - 4  # resumed from checkpoint_4.pt
+    assert resumed.images_per_second(4) == pytest.approx(5 * 4 / resumed.seconds, rel=0.01)
+    assert sorted(p.name for p in (tmp_path / "diffusion").glob("checkpoint_*.pt")) == ["checkpoint_9.pt"]
+
+
+def test_non_finite_loss_stops_with_the_iteration_and_keeps_the_last_good_checkpoint(tmp_path):
+    from monai_synth.engines.finite_check import NonFiniteTrainingError
+
+    phase, unet, _ = _phase(tmp_path)
+    step = phase.step_fn
+
+    def poisoned(engine):  # a NaN pixel reaching the loss at iteration 5
+        out = step(engine)
+        if engine.state.iteration == 5:
+            with torch.no_grad():
+                next(unet.parameters()).fill_(float("nan"))
+            out["loss"] = float("nan")
+        return out
+
+    phase.step_fn = poisoned
+    with pytest.raises(NonFiniteTrainingError, match=r"diffusion: non-finite loss=nan at iteration 5.*checkpoint_4\.pt is kept"):
+        phase.run()
+    assert not phase.final_path.exists()
+    assert [p.name for p in (tmp_path / "diffusion").glob("checkpoint_*.pt")] == ["checkpoint_4.pt"]
+    state = load_state(tmp_path / "diffusion" / "checkpoint_4.pt")
+    assert all(torch.isfinite(t).all() for t in state["unet"].values() if t.is_floating_point())
+
+
+def test_non_finite_weights_with_a_finite_loss_also_stop(tmp_path):
+    from monai_synth.engines.finite_check import NonFiniteTrainingError
+
+    phase, unet, _ = _phase(tmp_path)
+    step = phase.step_fn
+
+    def nan_gradient(engine):
+        out = step(engine)
+        if engine.state.iteration == 2:
+            with torch.no_grad():
+                next(unet.parameters()).add_(float("inf"))
+            out.pop("grad_norm", None)
+        return out
+
+    phase.step_fn = nan_gradient
+    with pytest.raises(NonFiniteTrainingError, match=r"weights of unet at iteration 2.*no checkpoint was written yet"):
+        phase.run()

@@ -43,7 +43,7 @@ def test_evaluate_folder_against_npz(tmp_path: Path) -> None:
     real, fake = _write_npz(tmp_path / "real.npz"), _write_samples(tmp_path / "samples")
     stub = StubExtractor()
     out = tmp_path / "eval"
-    metrics = evaluate(real, fake, out, extractor=stub, cache_dir=tmp_path / "cache", num_bootstrap=5,
+    metrics = evaluate(real, fake, out, real_split="train", extractor=stub, cache_dir=tmp_path / "cache", num_bootstrap=5,
                        kid_subsets=5, ms_ssim_pairs=20, progress=False)  # fmt: skip
     assert all(metrics[key] is not None for key in REQUIRED)
     assert metrics["n_real"] == 24 and metrics["n_fake"] == 20
@@ -58,7 +58,7 @@ def test_evaluate_folder_against_npz(tmp_path: Path) -> None:
     assert "[" in page and "FID" in page and not list(out.glob(".*.part"))
     # the real features were cached: a second run featurises only the synthetic set
     calls = stub.calls
-    evaluate(real, fake, out, extractor=stub, cache_dir=tmp_path / "cache", num_bootstrap=0, kid_subsets=2,
+    evaluate(real, fake, out, real_split="train", extractor=stub, cache_dir=tmp_path / "cache", num_bootstrap=0, kid_subsets=2,
              ms_ssim_pairs=5, progress=False)  # fmt: skip
     assert stub.calls == calls + 1
 

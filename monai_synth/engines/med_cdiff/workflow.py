@@ -38,6 +38,9 @@ __all__ = ["MedCDiffWorkflow", "Restorer", "InterpolationRestorer", "load_restor
 
 logger = logging.getLogger("monai_synth")
 
+#: settings a finished or resumed run may change: they do not change the weights
+MED_CDIFF_HARMLESS = ("out", "checkpoint_every", "log_every", "device", "sample_args", "report_images", "preview_every")
+
 PAPER_SCHEDULE = {"num_steps": 2000, "kind": "linear", "beta_start": 1e-4, "beta_end": 0.02}
 
 
@@ -155,6 +158,7 @@ class MedCDiffWorkflow:
             self.dataset_dir, self.image_size, self.channels, self.intensity, self.window, self.split,
             self.phantom_count, self.seed, num_classes=self.num_classes,
         )
+        self.record = self.check_run_folder(data)
         self.train(data)
         if self.rank != 0:
             return {}
@@ -165,6 +169,15 @@ class MedCDiffWorkflow:
                                  float(s["strength"]))
         restorer.precision = self.precision
         return write_report(self, data, restorer)
+
+    def check_run_folder(self, data: ImageTensorSet) -> dict[str, Any]:
+        """Record (first run) or check (rerun) this model's settings and dataset in ``<model>/run_record.json``."""
+        from monai_synth.engines.run_record import check_run_record, dataset_fingerprint
+
+        skip = ("handlers", "timings", "record", "rank", "world", "degradation")  # degradation_args stay
+        settings = {k: v for k, v in vars(self).items() if k not in skip}
+        return check_run_record(self.out / self.model / "run_record.json", settings, dataset_fingerprint(data.files),
+                                MED_CDIFF_HARMLESS, write=self.rank == 0)
 
     def train(self, data: ImageTensorSet) -> Path:
         """Train the model as one resumable phase; return the path of its ``final.pt``."""
@@ -186,9 +199,8 @@ class MedCDiffWorkflow:
         )
         path = phase.run()
         self.timings[f"{self.model}_seconds"] = round(phase.seconds, 2)
-        done = phase.max_epochs * phase.epoch_length
         if phase.seconds > 0:
-            self.timings[f"{self.model}_images_per_second"] = round(done * self.batch_size * self.world / phase.seconds, 2)
+            self.timings[f"{self.model}_images_per_second"] = phase.images_per_second(self.batch_size * self.world)
         return path
 
     def checkpoint_settings(self, data: ImageTensorSet) -> dict[str, Any]:

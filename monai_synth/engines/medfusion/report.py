@@ -77,6 +77,14 @@ def phantom_ctr_check(samples: list[torch.Tensor]) -> dict:
     return out
 
 
+def _dataset_provenance(record: dict | None) -> dict[str, Any]:
+    """The recorded fingerprint of the data the weights were trained on (``run_record.json``)."""
+    if not record:
+        return {}
+    d = record["dataset"]
+    return {"dataset_fingerprint": {k: d[k] for k in ("digest", "num_files", "total_bytes", "content_hashed")}}
+
+
 def write_report(wf, data: ImageTensorSet, vae: nn.Module, unet: nn.Module, extra: dict) -> dict[str, Any]:
     """Write ``samples_grid_synthetic.png``, ``loss_curves.png`` and ``metrics.json``; return the metrics."""
 
@@ -92,6 +100,7 @@ def write_report(wf, data: ImageTensorSet, vae: nn.Module, unet: nn.Module, extr
     metrics: dict[str, Any] = {
         "written_at": now_iso(),
         "dataset": wf.dataset_dir or "phantom",
+        **_dataset_provenance(getattr(wf, "record", None)),
         "num_images": len(data),
         "num_classes": extra["num_classes"],
         "image_size": wf.image_size,

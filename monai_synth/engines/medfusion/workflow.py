@@ -33,6 +33,9 @@ from monai_synth.networks.medfusion_vae import LatentImageAutoencoder
 
 logger = logging.getLogger("monai_synth")
 
+#: settings a finished or resumed run may change: they do not change the weights
+MEDFUSION_HARMLESS = ("out", "checkpoint_every", "log_every", "device", "evaluation", "sample_args", "preview_every")
+
 
 def build_unet(args: dict, latent_channels: int, num_classes: int) -> DiffusionModelUNet:
     """MONAI's DiffusionModelUNet on the latents, with one extra class embedding for 'no label'."""
@@ -163,24 +166,36 @@ class MedfusionWorkflow:
             self.dataset_dir, self.image_size, self.channels, self.intensity, self.window, self.split,
             self.phantom_count, self.seed, num_classes=self.num_classes,
         )
+        self.record = self.check_run_folder(data)
         vae = self.train_autoencoder(data)
         unet_ema, extra = self.train_diffusion(data, vae)
         if self.rank != 0:
             return {}
         return self.report(data, vae, unet_ema, extra)
 
+    def check_run_folder(self, data: ImageTensorSet) -> dict[str, Any]:
+        """Record (first run) or check (rerun) the settings and dataset of ``run_record.json``; see ``run_record``."""
+        from monai_synth.engines.run_record import check_run_record, dataset_fingerprint
+
+        settings = {k: v for k, v in vars(self).items() if k not in ("handlers", "timings", "record", "rank", "world")}
+        return check_run_record(self.out / "run_record.json", settings, dataset_fingerprint(data.files),
+                                MEDFUSION_HARMLESS, write=self.rank == 0)
+
     def train_autoencoder(self, data: ImageTensorSet) -> LatentImageAutoencoder:
         """Phase 1: the VAE (+ PatchGAN discriminator); returns the trained VAE in eval mode."""
         vae = LatentImageAutoencoder(**self.ae_args).to(self.device)
+        if self.channels_last:
+            # in every process, trained here or loaded: the memory format changes the convolutions' rounding, so
+            # a run resumed in the diffusion phase would otherwise encode slightly different latents
+            vae.to(memory_format=torch.channels_last)
         phase_dir = self.out / "autoencoder"
         if not (phase_dir / "final.pt").exists():
             disc = None
             if self.disc_args:
                 disc = PatchDiscriminator(spatial_dims=2, in_channels=self.channels, out_channels=1, **self.disc_args)
                 disc = disc.to(self.device)
-            if self.channels_last:
-                vae.to(memory_format=torch.channels_last)
-                disc = disc.to(memory_format=torch.channels_last) if disc is not None else None
+            if self.channels_last and disc is not None:
+                disc = disc.to(memory_format=torch.channels_last)
             opt_g = torch.optim.AdamW(vae.parameters(), lr=self.ae_lr, betas=(0.5, 0.9))
             opt_d = torch.optim.AdamW(disc.parameters(), lr=self.ae_lr, betas=(0.5, 0.9)) if disc else None
             vae_t, disc_t = self._distribute(vae), self._distribute(disc)
@@ -202,7 +217,7 @@ class MedfusionWorkflow:
             )
             phase.run()
             self.timings["autoencoder_seconds"] = phase.seconds
-            self.timings["autoencoder_images_per_second"] = _rate(phase, self.ae_batch_size * self.world)
+            self.timings["autoencoder_images_per_second"] = phase.images_per_second(self.ae_batch_size * self.world)
         vae.load_state_dict(load_state(phase_dir / "final.pt", self.device)["autoencoder"])
         return vae.eval().requires_grad_(False)
 
@@ -211,6 +226,7 @@ class MedfusionWorkflow:
         mu, sigma = encode_all(vae, data.images, self.device, self.ae_precision)
         mu, sigma, scale, shift = normalise_latents(mu, sigma, self.latent_norm)
         n_cls = data.num_classes
+        torch.manual_seed(self.seed + 1)  # the same initial UNet whether or not phase 1 ran in this process
         unet = build_unet(self.unet_args, vae.latent_channels, n_cls).to(self.device)
         if self.channels_last:
             unet = unet.to(memory_format=torch.channels_last)
@@ -254,7 +270,7 @@ class MedfusionWorkflow:
             )
             phase.run()
             self.timings["diffusion_seconds"] = phase.seconds
-            self.timings["diffusion_images_per_second"] = _rate(phase, self.batch_size * self.world)
+            self.timings["diffusion_images_per_second"] = phase.images_per_second(self.batch_size * self.world)
         state = load_state(phase_dir / "final.pt", self.device)
         unet.load_state_dict(state.get("unet_ema", state["unet"]))
         return unet.eval().requires_grad_(False), extra
@@ -341,11 +357,6 @@ def normalise_latents(
     scale = 1.0 / mu.float().std((0, 2, 3))
     view = (1, -1, 1, 1)
     return (mu - shift.view(view)) * scale.view(view), sigma * scale.view(view), scale.tolist(), shift.tolist()
-
-
-def _rate(phase: TrainingPhase, global_batch: int) -> float:
-    done = phase.max_epochs * phase.epoch_length
-    return round(done * global_batch / phase.seconds, 2) if phase.seconds > 0 else 0.0
 
 
 def load_medfusion(checkpoint_dir: str | Path, device: str | torch.device = "cpu") -> dict[str, Any]:

@@ -38,6 +38,7 @@ from ignite.handlers import Checkpoint, DiskSaver
 from torch import nn
 
 from monai_synth.augment import AdaptiveAugmentPipeline, AdaptiveAugmentProbability
+from monai_synth.engines.epoch_replay import EpochReplayLoader
 from monai_synth.engines.stylegan2.distributed import (
     average_gradients,
     broadcast_module,
@@ -388,6 +389,7 @@ class StyleGAN2Trainer(Engine):
         super().__init__(step)
         self.step = step
         self.data_loader = data_loader
+        self.epochs_data = EpochReplayLoader(data_loader)
         self.output_dir = Path(output_dir)
         self.checkpoint_dir = self.output_dir / "checkpoints"
         self.epochs, self.kimg = int(epochs), float(kimg or 0.0)
@@ -398,6 +400,7 @@ class StyleGAN2Trainer(Engine):
             "trainer": self,
             **step.objects_to_checkpoint(),
             "rng": _RandomState(),
+            "data_order": self.epochs_data,
             "generator_config": _Constant(step.generator.init_kwargs),
         }
         self.checkpointer = Checkpoint(
@@ -438,7 +441,10 @@ class StyleGAN2Trainer(Engine):
         """Load the latest own checkpoint (full state), else transfer from ``resume_from``; return what was used."""
         latest = latest_stylegan2_checkpoint(self.checkpoint_dir)
         if latest is not None:
-            Checkpoint.load_objects(self.to_save, str(latest))
+            state = torch.load(latest, map_location="cpu", weights_only=True)
+            to_load = {k: v for k, v in self.to_save.items() if k != "data_order" or k in state}  # older files lack it
+            Checkpoint.load_objects(to_load, state)
+            self.epochs_data.resume_at(self.state.iteration % len(self.data_loader))
             pattern = f"{CHECKPOINT_PREFIX}_checkpoint_*.pt"
             saved = sorted((int(p.stem.rsplit("_", 1)[1]), p.name) for p in self.checkpoint_dir.glob(pattern))
             self.checkpointer.load_state_dict({"_saved": saved})
@@ -469,7 +475,7 @@ class StyleGAN2Trainer(Engine):
         kimg = total * self.global_batch_size() / 1000
         logger.info("training %d iterations (%.1f kimg) into %s", total, kimg, self.output_dir)
         try:
-            return super().run(self.data_loader, max_iters=total)
+            return super().run(self.epochs_data, max_iters=total)
         finally:
             self._close_tensorboard()
 
