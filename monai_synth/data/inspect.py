@@ -15,12 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image
 
 from .datalist_file import read_datalist_file
 from .dicom import DicomSeries, read_dicom_frame, scan_dicom, usable_slices
 from .errors import BadInputReport, DataError
 from .folder import class_files, find_classes, is_raster, raster_problem
+from .image_limits import open_image
 from .medmnist import load_npz_split, npz_splits
 from .nifti import is_nifti, load_volume, nifti_files, nonempty_slices
 from .sources import detect_source_kind, image_file_kind
@@ -101,7 +101,7 @@ def _inspect_dicom(path: Path, intensity: bool) -> dict[str, Any]:
 
 
 def _raster_header(path: Path) -> tuple[str, str]:
-    with Image.open(path) as img:
+    with open_image(path) as img:
         return f"{img.height} x {img.width}", _MODE_NAMES.get(img.mode, img.mode)
 
 
