@@ -72,6 +72,7 @@ def _describe_series(series: DicomSeries, report: BadInputReport, intensity: boo
         "study_uid": series.study_uid,
         "modality": series.modality,
         "description": series.description,
+        "synthetic": series.synthetic,
         "plane": series.plane,
         "files": len(series.instances),
         "slices": series.num_slices,
@@ -232,7 +233,8 @@ def _series_line(s: dict[str, Any]) -> list[str]:
     span = f"{_num(s['min'], 6)} .. {_num(s['max'], 6)} {s['units'] or ''}".rstrip() if s["min"] is not None else "-"
     size = " / ".join(s["sizes"]) or "no image"
     return [
-        f"  {s['modality'] or '?':<4} {s['description']!r}: {s['slices']} slices ({s['files']} files), {size}"
+        f"  {s['modality'] or '?':<4} {s['description']!r}{' [SYNTHETIC]' if s.get('synthetic') else ''}: "
+        f"{s['slices']} slices ({s['files']} files), {size}"
         f"{', ' + s['plane'] if s['plane'] else ''}",
         f"       pixel spacing {spacing}, slice spacing {_num(s['slice_spacing'])} mm, range {span}",
         f"       series {s['series_uid']}  study {s['study_uid']}",

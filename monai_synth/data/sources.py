@@ -128,7 +128,7 @@ def _dispatch(kind: str, path: Path, report: BadInputReport | None, notes: BadIn
                                   nonfinite=nonfinite, notes=notes)
     if kind == "dicom":
         return dicom_datalist(path, modality=modality, series_description=series_description,
-                              series_uid=series_uid, report=report)
+                              series_uid=series_uid, report=report, notes=notes)
     if kind == "nifti":
         return nifti_datalist(path, axis=axis, skip_empty=skip_empty, split=split, report=report,
                               nonfinite=nonfinite, notes=notes)
@@ -139,6 +139,16 @@ def _dispatch(kind: str, path: Path, report: BadInputReport | None, notes: BadIn
         reject(path, problem, report)
         return []
     return [{"image": str(path)}]
+
+
+def _all_problems(bad: BadInputReport, source: Path, limit: int = 20) -> DataError:
+    """One error for every bad input found (the single problem itself when there is one)."""
+    if len(bad) == 1:
+        return DataError(bad[0].reason, bad[0].path)
+    lines = "".join(f"\n  {item.path}: {item.reason}" for item in bad[:limit])
+    more = f"\n  ... and {len(bad) - limit} more" if len(bad) > limit else ""
+    return DataError(f"{len(bad)} bad inputs (pass skip_bad=True, or --skip-bad, to leave them out and list them "
+                     f"in a report):{lines}{more}", source)
 
 
 def build_datalist(
@@ -196,16 +206,21 @@ def build_datalist(
     if kind == "phantom":
         return _phantom(phantom_count, phantom_size, seed, split)
     path = Path(os.path.abspath(Path(source).expanduser()))  # entries hold absolute paths
-    bad = report if report is not None else BadInputReport()
-    entries = _dispatch(kind, path, bad if skip_bad else None, bad, split=split, axis=axis, skip_empty=skip_empty,
+    bad, notes = BadInputReport(), BadInputReport()  # bad inputs; repaired or deliberately left-out ones
+    entries = _dispatch(kind, path, bad, notes, split=split, axis=axis, skip_empty=skip_empty,
                         nonfinite=nonfinite, modality=modality, series_description=series_description,
                         series_uid=series_uid)
+    if bad and not skip_bad:
+        raise _all_problems(bad, path)
     if nonfinite == "replace":
         entries = [{**entry, "nonfinite": "replace"} for entry in entries]
-    if bad:
-        bad.log(logger)
+    everything = BadInputReport([*bad, *notes])
+    if report is not None:
+        report.extend(everything)
+    if everything:
+        everything.log(logger)
         if report_path is not None:
-            logger.warning("list of skipped inputs written to %s", bad.write(report_path))
+            logger.warning("list of skipped inputs written to %s", everything.write(report_path))
     if not entries:
         skipped = f" ({len(bad)} bad input(s) skipped: {bad[0].path}: {bad[0].reason} ...)" if bad else ""
         raise DataError(f"no usable images{skipped}", path)
