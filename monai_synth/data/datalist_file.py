@@ -260,7 +260,8 @@ def _filter_split(rows: list[tuple[str, Mapping]], split: str | None, path: Path
 
 
 def read_datalist_file(path: str | os.PathLike, *, split: str | None = "train",
-                       report: BadInputReport | None = None, axis: int = 2, skip_empty: bool = True) -> list[dict]:
+                       report: BadInputReport | None = None, axis: int = 2, skip_empty: bool = True,
+                       nonfinite: str = "error", notes: BadInputReport | None = None) -> list[dict]:
     """Read a CSV or JSON datalist, resolving paths and checking labels and files.
 
     Args:
@@ -270,6 +271,9 @@ def read_datalist_file(path: str | os.PathLike, *, split: str | None = "train",
         report: where to list bad rows (None: raise :class:`DataError` on the first one).
         axis: slicing axis for NIfTI volumes listed without ``frame`` (Decathlon datalists).
         skip_empty: leave out constant slices of such volumes.
+        nonfinite: such volumes with NaN/Inf voxels: ``"error"`` (bad input) or ``"replace"`` (recorded in
+            ``notes``); see :mod:`monai_synth.data.nonfinite`.
+        notes: where replacements are recorded.
 
     Returns:
         The entries, with absolute paths and class ids (see the module docstring for labels).
@@ -297,16 +301,21 @@ def read_datalist_file(path: str | os.PathLike, *, split: str | None = "train",
         if missing:
             reject(missing, f"file not found ({where} of {path})", report)
             continue
-        entries += _expand_volume(entry, where, path, axis, skip_empty, report)
+        entries += _expand_volume(entry, where, path, (axis, skip_empty, nonfinite), report, notes)
     _warn_label_gaps(entries, path)
     return entries
 
 
-def _expand_volume(entry: dict, where: str, path: Path, axis: int, skip_empty: bool,
-                   report: BadInputReport | None) -> list[dict]:
-    """A NIfTI entry without ``frame`` -> one entry per (non-constant) slice; other entries unchanged."""
-    from .nifti import is_nifti, load_volume, nonempty_slices
+def _expand_volume(entry: dict, where: str, path: Path, options: tuple[int, bool, str],
+                   report: BadInputReport | None, notes: BadInputReport | None) -> list[dict]:
+    """A NIfTI entry without ``frame`` -> one entry per (non-constant) slice; other entries unchanged.
 
+    ``options`` is ``(axis, skip_empty, nonfinite)``.
+    """
+    from .nifti import is_nifti, load_volume, nonempty_slices
+    from .nonfinite import volume_is_usable
+
+    axis, skip_empty, nonfinite = options
     image = entry["image"]
     if not isinstance(image, str) or not is_nifti(image) or "frame" in entry:
         return [entry]
@@ -318,6 +327,8 @@ def _expand_volume(entry: dict, where: str, path: Path, axis: int, skip_empty: b
                             f"{volume.shape} ({where} of {path})", image)
     except DataError as err:
         reject(err.path or image, err.problem, report)
+        return []
+    if not volume_is_usable(volume, image, nonfinite, report, notes):
         return []
     frames = nonempty_slices(volume, axis) if skip_empty else range(volume.shape[axis])
     return [{**entry, "frame": int(k), "axis": axis} for k in frames]

@@ -29,7 +29,7 @@ import numpy as np
 import pydicom
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
-from pydicom.pixels import apply_modality_lut, pixel_array
+from pydicom.pixels import apply_color_lut, apply_modality_lut, pixel_array
 from pydicom.uid import UID
 
 from .errors import BadInputReport, DataError, reject
@@ -93,6 +93,7 @@ class DicomInstance:
     photometric: str
     units: str | None = None
     problem: str | None = None
+    synthetic: bool = False
 
     @property
     def size(self) -> tuple[int, int] | None:
@@ -148,6 +149,11 @@ class DicomSeries:
                 return round(float(np.median(np.abs(steps))), 6)
         values = {inst.spacing_between_slices for inst in self.instances} - {None}
         return values.pop() if len(values) == 1 else None
+
+    @property
+    def synthetic(self) -> bool:
+        """Whether the series is marked synthetic (SyntheticData ``YES``), e.g. written by a generative model."""
+        return any(inst.synthetic for inst in self.instances)
 
     @property
     def num_slices(self) -> int:
@@ -267,6 +273,8 @@ def _pixel_problem(handle, ds: Dataset, file_size: int) -> str | None:
     order = "<" if little else ">"
     if struct.unpack(order + "HH", header[:4]) not in _PIXEL_TAGS:
         return None
+    if not implicit and not header[4:6].isalpha():  # the header says explicit VR, the data set is implicit
+        implicit = True  # (pydicom reads such files; so do we)
     if implicit:
         length, offset = struct.unpack(order + "I", header[4:8])[0], 8
     elif header[4:6] in _LONG_VRS:
@@ -291,12 +299,14 @@ def _sop_class(ds: Dataset) -> str:
     return str(ds.get("SOPClassUID") or (meta.get("MediaStorageSOPClassUID") if meta else "") or "")
 
 
-def _read_dataset(path: Path, force: bool) -> tuple[Dataset, str | None]:
+def _read_dataset(path: Path, force: bool) -> tuple[Dataset, str | None, bool]:
+    """``(header, pixel problem, whether the header ran to the end of the file)``."""
     size = path.stat().st_size
     with open(path, "rb") as handle, warnings.catch_warnings():
         warnings.simplefilter("ignore")
         ds = pydicom.dcmread(handle, stop_before_pixels=True, force=force)
-        return ds, _pixel_problem(handle, ds, size)
+        at_end = handle.tell() >= size
+        return ds, _pixel_problem(handle, ds, size), at_end
 
 
 def _units(ds: Dataset) -> str | None:
@@ -332,6 +342,7 @@ def _instance(path: Path, ds: Dataset, problem: str | None) -> DicomInstance:
         photometric=str(ds.get("PhotometricInterpretation", "")),
         units=_units(ds),
         problem=problem,
+        synthetic=str(ds.get("SyntheticData", "")).upper() == "YES",
     )
 
 
@@ -351,7 +362,7 @@ def read_header(path: str | os.PathLike) -> DicomInstance | None:
     path = Path(path)
     magic, named = has_dicom_magic(path), path.suffix.lower() == ".dcm"
     try:
-        ds, problem = _read_dataset(path, force=not magic)
+        ds, problem, at_end = _read_dataset(path, force=not magic)
     except Exception as err:  # pydicom raises many types on damaged files
         if magic or named:
             raise DataError(f"unreadable DICOM file ({type(err).__name__}: {err})", path) from err
@@ -359,8 +370,17 @@ def read_header(path: str | os.PathLike) -> DicomInstance | None:
     if _sop_class(ds) == _DICOMDIR_SOP_CLASS:
         return None
     if "SeriesInstanceUID" not in ds:
-        if magic or named or "SOPClassUID" in ds:
-            raise DataError("incomplete DICOM header (no SeriesInstanceUID); the file may be truncated", path)
+        size = path.stat().st_size
+        if (magic or "SOPClassUID" in ds) and at_end:
+            raise DataError(f"truncated DICOM file: its header ends after {size} bytes, before SeriesInstanceUID "
+                            "and the pixel data", path)
+        if "SOPClassUID" in ds or (magic and len(ds)):
+            raise DataError("DICOM header without SeriesInstanceUID (a required attribute): it cannot be put "
+                            "in a series", path)
+        if magic or named:
+            raise DataError("not a DICOM data set (" + ("the preamble is there but no attribute could be read)"
+                            if magic else "no DICOM preamble, no SOP Class UID: the name ends in .dcm but the "
+                            "content is something else)"), path)
         return None
     try:
         return _instance(path, ds, problem)
@@ -402,6 +422,7 @@ def scan_dicom(source: str | os.PathLike, *, report: BadInputReport | None = Non
     if not source.exists():
         raise DataError("no such file or folder", source)
     root = source.parent if source.is_file() and is_dicomdir(source) else source
+    _check_dicomdirs(root, report)
     instances = []
     for path in dicom_candidates(root):
         try:
@@ -412,6 +433,21 @@ def scan_dicom(source: str | os.PathLike, *, report: BadInputReport | None = Non
         if inst is not None:
             instances.append(inst)
     return _group(instances)
+
+
+def _check_dicomdirs(root: Path, report: BadInputReport | None) -> None:
+    """Reject every file that a DICOMDIR under ``root`` lists but the export lacks."""
+    from .dicomdir import dicomdir_missing
+
+    dicomdirs = [root] if root.is_file() else [p for p in iter_files(root) if is_dicomdir(p)]
+    for dicomdir in filter(is_dicomdir, dicomdirs):
+        try:
+            missing = dicomdir_missing(dicomdir)
+        except DataError as err:
+            reject(dicomdir, err.problem, report)
+            continue
+        for path in missing:
+            reject(path, f"listed in {dicomdir} but missing from the export", report)
 
 
 def _as_set(value: str | Sequence[str] | None) -> set[str] | None:
@@ -479,10 +515,25 @@ def usable_slices(series: DicomSeries, report: BadInputReport | None = None) -> 
     return DicomSeries(series.series_uid, series.study_uid, series.modality, series.description, good).slices()
 
 
+def _leave_out_synthetic(series: list[DicomSeries], notes: BadInputReport | None) -> list[DicomSeries]:
+    """Series marked synthetic are left out when acquired series are present too (a mixed folder)."""
+    if all(s.synthetic for s in series) or not any(s.synthetic for s in series):
+        return series
+    for s in series:
+        if s.synthetic and notes is not None:
+            notes.add(s.instances[0].path, f"synthetic series {s.series_uid} ('{s.description}', SyntheticData "
+                                           "YES) among acquired ones: left out (select it by series_uid to use it)")
+    return [s for s in series if not s.synthetic]
+
+
 def dicom_datalist(source: str | os.PathLike, *, modality: str | Sequence[str] | None = None,
                    series_description: str | None = None, series_uid: str | Sequence[str] | None = None,
-                   report: BadInputReport | None = None) -> list[dict]:
+                   report: BadInputReport | None = None, notes: BadInputReport | None = None) -> list[dict]:
     """One entry per 2D image (slice or frame) of the selected series, in anatomical order.
+
+    Series marked synthetic (SyntheticData ``YES``) found among acquired series are left out, and recorded
+    in ``notes``, unless selected by ``series_uid``: samples written into a data folder never pass for
+    acquired images. A folder of synthetic series only (a sampler's output) is read as is.
 
     Args:
         source: DICOM folder, DICOMDIR or file.
@@ -490,13 +541,17 @@ def dicom_datalist(source: str | os.PathLike, *, modality: str | Sequence[str] |
         series_description: keep series whose description contains this text (case-insensitive).
         series_uid: keep this SeriesInstanceUID (or these).
         report: where to list bad files (None: raise :class:`DataError`).
+        notes: where left-out synthetic series are recorded.
 
     Returns:
         Entries ``{"image": path, "frame": k, "series_uid": uid}`` (``frame`` is 0 for single-frame files,
         so every entry has the same keys and batches collate).
     """
-    selected = select_series(scan_dicom(source, report=report), modality=modality,
-                             series_description=series_description, series_uid=series_uid, source=source)
+    scanned = scan_dicom(source, report=report)
+    if series_uid is None:
+        scanned = _leave_out_synthetic(scanned, notes)
+    selected = select_series(scanned, modality=modality, series_description=series_description,
+                             series_uid=series_uid, source=source)
     return [{"image": inst.path, "frame": frame, "series_uid": s.series_uid}
             for s in selected for inst, frame in usable_slices(s, report)]
 
@@ -528,7 +583,12 @@ def _decode(path: str, frame: int) -> tuple[np.ndarray, Dataset]:
         frames = int(header.get("NumberOfFrames", 1) or 1)
         if not 0 <= frame < frames:
             raise IndexError(f"frame {frame} out of range (the file has {frames})")
-        return (pixel_array(path, index=frame) if magic else _raw_pixels(path, frames, frame)), header
+        if not magic:
+            return _raw_pixels(path, frames, frame), header
+        try:
+            return pixel_array(path, index=frame), header
+        except Exception:  # e.g. a header/data-set VR mismatch that only the full reader handles
+            return _raw_pixels(path, frames, frame), header
 
 
 def _lut_dataset(ds: Dataset, frame: int) -> Dataset:
@@ -584,7 +644,7 @@ def read_dicom_frame(path: str | os.PathLike, frame: int = 0) -> tuple[np.ndarra
 
     Returns:
         ``(array, meta)``: float32 (1, H, W) after the modality LUT (HU for CT; MONOCHROME1 inverted), or
-        (3, H, W) for colour images; meta as in :func:`dicom_meta`.
+        (3, H, W) for colour images (PALETTE COLOR through its lookup table); meta as in :func:`dicom_meta`.
 
     Raises:
         DataError: no pixel data, truncated or undecodable pixel data, frame out of range.
@@ -594,7 +654,13 @@ def read_dicom_frame(path: str | os.PathLike, frame: int = 0) -> tuple[np.ndarra
         arr, ds = _decode(path, int(frame))
     except Exception as err:  # pydicom and its decoders raise many types
         raise DataError(f"cannot read DICOM pixel data of frame {frame} ({type(err).__name__}: {err})", path) from err
-    if int(ds.get("SamplesPerPixel", 1) or 1) > 1:
+    if str(ds.get("PhotometricInterpretation", "")) == "PALETTE COLOR":
+        try:
+            arr = apply_color_lut(arr, ds)  # indices -> RGB through the palette
+        except Exception as err:
+            raise DataError(f"cannot apply the palette colour lookup table ({type(err).__name__}: {err})",
+                            path) from err
+    if arr.ndim == 3:
         return np.moveaxis(arr, -1, 0).astype(np.float32), dicom_meta(ds, frame)
     lut = _lut_dataset(ds, frame)
     values = np.asarray(apply_modality_lut(arr, lut), dtype=np.float32)

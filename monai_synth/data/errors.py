@@ -75,7 +75,7 @@ class BadInputReport(list):
         log = log or logger
         lines = [f"  {item.path}: {item.reason}" for item in self[:limit]]
         more = f"\n  ... and {len(self) - limit} more" if len(self) > limit else ""
-        log.warning("skipped %d bad input(s):\n%s%s", len(self), "\n".join(lines), more)
+        log.warning("skipped or repaired %d input(s):\n%s%s", len(self), "\n".join(lines), more)
 
     def write(self, path: str | os.PathLike) -> Path:
         """Write the report as CSV (``path,reason``), atomically; input files are not touched.

@@ -22,6 +22,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from .errors import BadInputReport, DataError, reject
+from .image_limits import block_reduce, draft_jpeg, open_image, reduction_factor
 
 __all__ = [
     "RASTER_SUFFIXES",
@@ -167,13 +168,15 @@ def raster_problem(path: str | os.PathLike) -> str | None:
     """
     path = Path(path)
     try:
-        with Image.open(path) as img:
+        with open_image(path) as img:
             if img.format not in _PIL_FORMATS:
                 return f"not a PNG, JPEG or TIFF image (format {img.format})"
             if min(img.size) < 1:
                 return f"empty image ({img.size[0]} x {img.size[1]})"
             return _truncation(path, img)
-    except (UnidentifiedImageError, OSError, ValueError) as err:
+    except DataError as err:
+        return err.problem
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as err:
         return f"not a readable image ({err})"
 
 
@@ -218,11 +221,13 @@ def _to_array(img: Image.Image) -> tuple[np.ndarray, tuple[float, float] | None]
     return rgb, (0.0, 255.0)
 
 
-def read_raster(path: str | os.PathLike) -> tuple[np.ndarray, tuple[float, float] | None]:
+def read_raster(path: str | os.PathLike, size_hint: int | None = None) -> tuple[np.ndarray, tuple[float, float] | None]:
     """Read a PNG/JPEG/TIFF image (first page) in its native values.
 
     Args:
         path: the file (opened read-only).
+        size_hint: the side the image will be resized to; an image at least twice as large on its short
+            side is reduced while read (see :mod:`monai_synth.data.image_limits`). None: full size.
 
     Returns:
         ``(array, value_range)``: array (C, H, W) with C = 1 (grayscale) or 3 (RGB; alpha dropped), in the
@@ -230,13 +235,17 @@ def read_raster(path: str | os.PathLike) -> tuple[np.ndarray, tuple[float, float
         (0, 255) or (0, 65535), None for float images.
 
     Raises:
-        DataError: if the file cannot be decoded.
+        DataError: if the file cannot be decoded or has more pixels than the limit.
     """
     try:
-        with Image.open(path) as img:
+        with open_image(path) as img:
+            draft_jpeg(img, size_hint)
             img.load()
             arr, value_range = _to_array(img)
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as err:
+    except DataError:
+        raise
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError) as err:
         raise DataError(f"cannot read image ({err})", path) from err
+    arr = block_reduce(arr, reduction_factor((arr.shape[1], arr.shape[0]), size_hint))
     arr = arr[None] if arr.ndim == 2 else np.moveaxis(arr, -1, 0)
     return np.ascontiguousarray(arr), value_range

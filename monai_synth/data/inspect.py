@@ -15,12 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image
 
 from .datalist_file import read_datalist_file
 from .dicom import DicomSeries, read_dicom_frame, scan_dicom, usable_slices
 from .errors import BadInputReport, DataError
 from .folder import class_files, find_classes, is_raster, raster_problem
+from .image_limits import open_image
 from .medmnist import load_npz_split, npz_splits
 from .nifti import is_nifti, load_volume, nifti_files, nonempty_slices
 from .sources import detect_source_kind, image_file_kind
@@ -72,6 +72,7 @@ def _describe_series(series: DicomSeries, report: BadInputReport, intensity: boo
         "study_uid": series.study_uid,
         "modality": series.modality,
         "description": series.description,
+        "synthetic": series.synthetic,
         "plane": series.plane,
         "files": len(series.instances),
         "slices": series.num_slices,
@@ -101,7 +102,7 @@ def _inspect_dicom(path: Path, intensity: bool) -> dict[str, Any]:
 
 
 def _raster_header(path: Path) -> tuple[str, str]:
-    with Image.open(path) as img:
+    with open_image(path) as img:
         return f"{img.height} x {img.width}", _MODE_NAMES.get(img.mode, img.mode)
 
 
@@ -232,7 +233,8 @@ def _series_line(s: dict[str, Any]) -> list[str]:
     span = f"{_num(s['min'], 6)} .. {_num(s['max'], 6)} {s['units'] or ''}".rstrip() if s["min"] is not None else "-"
     size = " / ".join(s["sizes"]) or "no image"
     return [
-        f"  {s['modality'] or '?':<4} {s['description']!r}: {s['slices']} slices ({s['files']} files), {size}"
+        f"  {s['modality'] or '?':<4} {s['description']!r}{' [SYNTHETIC]' if s.get('synthetic') else ''}: "
+        f"{s['slices']} slices ({s['files']} files), {size}"
         f"{', ' + s['plane'] if s['plane'] else ''}",
         f"       pixel spacing {spacing}, slice spacing {_num(s['slice_spacing'])} mm, range {span}",
         f"       series {s['series_uid']}  study {s['study_uid']}",

@@ -8,7 +8,10 @@ Native units: rasters keep their stored values (0..255, 0..65535), DICOM comes o
 ``filename_or_obj``, ``source_kind`` (``raster|dicom|nifti|npz|phantom``), ``value_range`` (the dtype's
 natural range for rasters and npz, (0, 1) for float arrays, else None), ``modality``, ``window_center``,
 ``window_width`` and, for DICOM, ``pixel_spacing``, ``image_position``, ``image_orientation``,
-``series_uid``, ``study_uid``.
+``series_uid``, ``study_uid``; ``nonfinite_replaced`` (count of NaN/Inf values replaced, 0 when none).
+
+Images holding NaN/Inf values are refused with the file and the count (:mod:`monai_synth.data.nonfinite`)
+unless the reader or the entry says ``nonfinite="replace"``.
 
 Importing this module registers a collate rule for ``None`` in PyTorch's default collate map (as MONAI
 registers ``MetaTensor``), so that batches of images whose meta holds None values (e.g. no window in the
@@ -34,6 +37,7 @@ from .errors import DataError
 from .folder import read_raster
 from .medmnist import read_npz_image
 from .nifti import load_volume, read_nifti_slice
+from .nonfinite import check_finite
 from .sources import image_file_kind
 
 __all__ = ["ReadImage2D", "ReadImage2Dd", "read_entry"]
@@ -83,12 +87,12 @@ def _nifti_frame(path: str, entry: Mapping, axis: int) -> int:
     return 0
 
 
-def _read_file(path: str, entry: Mapping) -> tuple[np.ndarray, dict[str, Any]]:
+def _read_file(path: str, entry: Mapping, size_hint: int | None = None) -> tuple[np.ndarray, dict[str, Any]]:
     if not os.path.isfile(path):
         raise DataError("file not found", path)
     kind = image_file_kind(path)
     if kind == "raster":
-        arr, value_range = read_raster(path)
+        arr, value_range = read_raster(path, size_hint)
         return arr, _base_meta(path, kind, value_range)
     if kind == "npz":
         if entry.get("index") is None:
@@ -105,27 +109,38 @@ def _read_file(path: str, entry: Mapping) -> tuple[np.ndarray, dict[str, Any]]:
     return arr, {**_base_meta(path, kind, None), **meta}
 
 
-def read_entry(entry: Mapping | str | os.PathLike | np.ndarray | torch.Tensor,
-               key: str = "image") -> tuple[np.ndarray, dict[str, Any]]:
+def read_entry(entry: Mapping | str | os.PathLike | np.ndarray | torch.Tensor, key: str = "image",
+               size_hint: int | None = None, nonfinite: str = "error") -> tuple[np.ndarray, dict[str, Any]]:
     """Read the image at ``entry[key]`` (or ``entry`` itself when it is a path or an array).
 
     The other keys of a dict entry (``frame``, ``axis``, ``index``, ``split``) say which 2D image of the
-    file to read.
+    file to read; its ``nonfinite`` key, when present, overrides the argument.
+
+    Args:
+        entry: a datalist entry, a path or an array.
+        key: the entry's key holding the image.
+        size_hint: the side the image will be resized to: large rasters are reduced while read.
+        nonfinite: ``"error"`` (NaN/Inf values raise, naming the file and the count) or ``"replace"``.
 
     Returns:
         ``(array (C, H, W) in native units, meta dict)``.
 
     Raises:
-        DataError: missing or unreadable file, or an entry that lacks what its file kind needs.
+        DataError: missing or unreadable file, an entry that lacks what its file kind needs, an image over
+            the pixel limit, or NaN/Inf values with ``nonfinite="error"``.
     """
     context: Mapping = entry if isinstance(entry, Mapping) else {}
     value = entry[key] if isinstance(entry, Mapping) else entry
     if isinstance(value, (np.ndarray, torch.Tensor)):
         name = str(context.get("filename_or_obj", "phantom"))
-        return _read_array(value, name)
-    if not isinstance(value, (str, os.PathLike)):
+        arr, meta = _read_array(value, name)
+    elif isinstance(value, (str, os.PathLike)):
+        name = str(Path(value))
+        arr, meta = _read_file(name, context, size_hint)
+    else:
         raise DataError(f"'{key}' must be a path or an array, got {type(value).__name__}")
-    return _read_file(str(Path(value)), context)
+    arr, replaced = check_finite(arr, name, str(context.get("nonfinite") or nonfinite))
+    return arr, {**meta, "nonfinite_replaced": replaced}
 
 
 def _to_gray(arr: np.ndarray) -> np.ndarray:
@@ -141,6 +156,10 @@ class ReadImage2D(Transform):
     Args:
         grayscale: convert RGB images to one channel (ITU-R BT.601 luma); grayscale images always have
             one channel.
+        size_hint: the side images will be resized to (e.g. the bundle's ``image_size``): rasters at least
+            twice as large are reduced while read (JPEG at reduced DCT scale), saving memory and time.
+        nonfinite: ``"error"`` or ``"replace"`` for images holding NaN/Inf values (an entry's own
+            ``nonfinite`` key wins).
 
     Example::
 
@@ -149,13 +168,15 @@ class ReadImage2D(Transform):
         image.meta["window_center"]
     """
 
-    def __init__(self, grayscale: bool = False) -> None:
+    def __init__(self, grayscale: bool = False, size_hint: int | None = None, nonfinite: str = "error") -> None:
         self.grayscale = grayscale
+        self.size_hint = size_hint
+        self.nonfinite = nonfinite
 
     def __call__(self, entry: Mapping | str | os.PathLike | np.ndarray | torch.Tensor,
                  key: str = "image") -> MetaTensor:
         """Read ``entry[key]`` (dict entries) or ``entry`` (a path or an array)."""
-        arr, meta = read_entry(entry, key)
+        arr, meta = read_entry(entry, key, self.size_hint, self.nonfinite)
         if self.grayscale:
             arr = _to_gray(arr)
         data = torch.from_numpy(np.array(arr, dtype=np.float32, copy=True))
@@ -170,12 +191,14 @@ class ReadImage2Dd(MapTransform):
             ``frame``, ``axis``, ``index`` and ``split`` apply to all of them.
         grayscale: convert RGB images to one channel.
         allow_missing_keys: do not fail when a key is absent.
+        size_hint: as for :class:`ReadImage2D`.
+        nonfinite: as for :class:`ReadImage2D`.
     """
 
     def __init__(self, keys: KeysCollection = ("image",), grayscale: bool = False,
-                 allow_missing_keys: bool = False) -> None:
+                 allow_missing_keys: bool = False, size_hint: int | None = None, nonfinite: str = "error") -> None:
         super().__init__(keys, allow_missing_keys)
-        self.reader = ReadImage2D(grayscale=grayscale)
+        self.reader = ReadImage2D(grayscale=grayscale, size_hint=size_hint, nonfinite=nonfinite)
 
     def __call__(self, data: Mapping[Hashable, Any]) -> dict[Hashable, Any]:
         """Return a copy of ``data`` with the images read."""

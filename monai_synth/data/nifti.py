@@ -131,7 +131,8 @@ def nifti_files(source: str | os.PathLike, split: str | None = "train") -> list[
 
 
 def nifti_datalist(source: str | os.PathLike, *, axis: int = 2, skip_empty: bool = True,
-                   split: str | None = "train", report: BadInputReport | None = None) -> list[dict]:
+                   split: str | None = "train", report: BadInputReport | None = None, nonfinite: str = "error",
+                   notes: BadInputReport | None = None) -> list[dict]:
     """One entry per slice of each NIfTI volume.
 
     Args:
@@ -140,10 +141,15 @@ def nifti_datalist(source: str | os.PathLike, *, axis: int = 2, skip_empty: bool
         skip_empty: leave out constant slices (e.g. zero padding outside the body).
         split: split folder when the folder has a ``train/val/test`` level.
         report: where to list bad files (None: raise :class:`DataError`).
+        nonfinite: ``"error"``: a volume with NaN/Inf voxels is bad (named with the count); ``"replace"``:
+            kept (``build_datalist`` tells the reader to replace the values) and ``notes`` records it.
+        notes: where replacements are recorded.
 
     Returns:
         Entries ``{"image": path, "frame": k, "axis": axis}`` plus ``"label"`` with class folders.
     """
+    from .nonfinite import volume_is_usable
+
     axis = _check_axis(axis, source)
     entries = []
     for path, label in nifti_files(source, split):
@@ -152,7 +158,10 @@ def nifti_datalist(source: str | os.PathLike, *, axis: int = 2, skip_empty: bool
         except DataError as err:
             reject(path, err.problem, report)
             continue
+        if not volume_is_usable(volume, path, nonfinite, report, notes):
+            continue
         frames = nonempty_slices(volume, axis) if skip_empty else range(volume.shape[axis])
         extra = {} if label is None else {"label": label}
+
         entries += [{"image": str(path), "frame": int(k), "axis": axis, **extra} for k in frames]
     return entries

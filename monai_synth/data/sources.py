@@ -119,17 +119,19 @@ def _phantom(count: int, size: int, seed: int, split: str | None) -> list[dict]:
     return phantom_datalist(count, size, seed + offset)
 
 
-def _dispatch(kind: str, path: Path, report: BadInputReport | None, *, split: str | None, axis: int,
-              skip_empty: bool, modality, series_description, series_uid) -> list[dict]:
+def _dispatch(kind: str, path: Path, report: BadInputReport | None, notes: BadInputReport, *, split: str | None,
+              axis: int, skip_empty: bool, nonfinite: str, modality, series_description, series_uid) -> list[dict]:
     if kind == "folder":
         return raster_datalist(path, split=split, report=report)
     if kind == "datalist":
-        return read_datalist_file(path, split=split, report=report, axis=axis, skip_empty=skip_empty)
+        return read_datalist_file(path, split=split, report=report, axis=axis, skip_empty=skip_empty,
+                                  nonfinite=nonfinite, notes=notes)
     if kind == "dicom":
         return dicom_datalist(path, modality=modality, series_description=series_description,
-                              series_uid=series_uid, report=report)
+                              series_uid=series_uid, report=report, notes=notes)
     if kind == "nifti":
-        return nifti_datalist(path, axis=axis, skip_empty=skip_empty, split=split, report=report)
+        return nifti_datalist(path, axis=axis, skip_empty=skip_empty, split=split, report=report,
+                              nonfinite=nonfinite, notes=notes)
     if kind == "npz":
         return npz_datalist(path, split=split or "train", report=report)
     problem = raster_problem(path)  # a single raster file
@@ -137,6 +139,16 @@ def _dispatch(kind: str, path: Path, report: BadInputReport | None, *, split: st
         reject(path, problem, report)
         return []
     return [{"image": str(path)}]
+
+
+def _all_problems(bad: BadInputReport, source: Path, limit: int = 20) -> DataError:
+    """One error for every bad input found (the single problem itself when there is one)."""
+    if len(bad) == 1:
+        return DataError(bad[0].reason, bad[0].path)
+    lines = "".join(f"\n  {item.path}: {item.reason}" for item in bad[:limit])
+    more = f"\n  ... and {len(bad) - limit} more" if len(bad) > limit else ""
+    return DataError(f"{len(bad)} bad inputs (pass skip_bad=True, or --skip-bad, to leave them out and list them "
+                     f"in a report):{lines}{more}", source)
 
 
 def build_datalist(
@@ -149,6 +161,7 @@ def build_datalist(
     series_description: str | None = None,
     series_uid: str | Sequence[str] | None = None,
     skip_bad: bool = False,
+    nonfinite: str = "error",
     phantom_count: int = 256,
     phantom_size: int = 64,
     seed: int = 0,
@@ -171,11 +184,17 @@ def build_datalist(
         skip_bad: skip unreadable/truncated files, objects without pixel data, series with mixed slice
             sizes, rows with missing files or non-integer labels, listing them in ``report`` and the log,
             instead of raising :class:`DataError`.
+        nonfinite: images with NaN/Inf values: ``"error"`` refuses them (a bad input, named with the count:
+            NIfTI volumes when the datalist is built, other files when read), ``"replace"`` keeps them, every
+            entry then carries ``"nonfinite": "replace"`` so that the reader replaces the values, and the
+            NIfTI files concerned are recorded in ``report`` / ``report_path``.
         phantom_count: number of phantom images.
         phantom_size: phantom side in pixels.
         seed: phantom base seed.
-        report: a :class:`BadInputReport` that receives the skipped inputs (with ``skip_bad``).
-        report_path: write the skipped inputs to this CSV file (``path,reason``) when there are any.
+        report: a :class:`BadInputReport` that receives the skipped inputs (with ``skip_bad``) and the
+            repaired ones (with ``nonfinite="replace"``).
+        report_path: write the skipped and repaired inputs to this CSV file (``path,reason``) when there are
+            any.
 
     Returns:
         The entries, in a deterministic order.
@@ -187,13 +206,21 @@ def build_datalist(
     if kind == "phantom":
         return _phantom(phantom_count, phantom_size, seed, split)
     path = Path(os.path.abspath(Path(source).expanduser()))  # entries hold absolute paths
-    bad = report if report is not None else BadInputReport()
-    entries = _dispatch(kind, path, bad if skip_bad else None, split=split, axis=axis, skip_empty=skip_empty,
-                        modality=modality, series_description=series_description, series_uid=series_uid)
-    if skip_bad and bad:
-        bad.log(logger)
+    bad, notes = BadInputReport(), BadInputReport()  # bad inputs; repaired or deliberately left-out ones
+    entries = _dispatch(kind, path, bad, notes, split=split, axis=axis, skip_empty=skip_empty,
+                        nonfinite=nonfinite, modality=modality, series_description=series_description,
+                        series_uid=series_uid)
+    if bad and not skip_bad:
+        raise _all_problems(bad, path)
+    if nonfinite == "replace":
+        entries = [{**entry, "nonfinite": "replace"} for entry in entries]
+    everything = BadInputReport([*bad, *notes])
+    if report is not None:
+        report.extend(everything)
+    if everything:
+        everything.log(logger)
         if report_path is not None:
-            logger.warning("list of skipped inputs written to %s", bad.write(report_path))
+            logger.warning("list of skipped inputs written to %s", everything.write(report_path))
     if not entries:
         skipped = f" ({len(bad)} bad input(s) skipped: {bad[0].path}: {bad[0].reason} ...)" if bad else ""
         raise DataError(f"no usable images{skipped}", path)

@@ -8,11 +8,13 @@ the same field of view is kept: the pixel spacing scales and the first pixel's c
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 from pydicom import Dataset
 from pydicom.valuerep import format_number_as_ds
+
+from monai_synth.io.dicom_identity import ANNEX_E_BASIC_REMOVED
 
 __all__ = ["GEOMETRY_KEYWORDS", "copy_acquisition", "copy_geometry", "set_series_geometry"]
 
@@ -90,14 +92,24 @@ def copy_geometry(ds: Dataset, source: Dataset, rows: int, cols: int) -> None:
         _resample_plane(ds, source, rows, cols)
 
 
-def copy_acquisition(ds: Dataset, source: Dataset) -> None:
+def copy_acquisition(ds: Dataset, source: Dataset, keep: Iterable[str] = ()) -> None:
     """Copy the acquisition parameters of ``source`` (public group 0018) into ``ds``.
 
     Keeps CT/MR image modules complete (KVP, ScanningSequence, ...). Dates and times, equipment
-    identifiers (serial numbers, software versions) and private elements are not copied.
+    identifiers (serial numbers, software versions), private elements and every attribute that DICOM
+    PS3.15 Annex E's Basic Application Level Confidentiality Profile removes or replaces
+    (:data:`monai_synth.io.dicom_identity.ANNEX_E_BASIC_REMOVED`: ProtocolName, AcquisitionComments,
+    DetectorID ...) are not copied.
+
+    Args:
+        ds: target dataset (modified in place).
+        source: the acquired image.
+        keep: keywords of profile-listed attributes to copy anyway, on purpose (e.g. ``("ProtocolName",)``).
     """
+    dropped = (ANNEX_E_BASIC_REMOVED | _EQUIPMENT_KEYWORDS) - set(keep)
     for element in source.group_dataset(0x0018):
-        if element.tag.is_private or element.VR in ("DA", "DT", "TM") or element.keyword in _EQUIPMENT_KEYWORDS:
+        if element.tag.is_private or element.keyword in dropped or (
+                element.VR in ("DA", "DT", "TM") and element.keyword not in keep):
             continue
         ds[element.tag] = copy.deepcopy(element)
 

@@ -13,6 +13,7 @@ import hashlib
 from pydicom import Dataset
 
 __all__ = [
+    "ANNEX_E_BASIC_REMOVED",
     "PATIENT_KEYWORDS",
     "STUDY_KEYWORDS",
     "SYNTHETIC_PATIENT_NAME",
@@ -46,6 +47,42 @@ STUDY_KEYWORDS: tuple[str, ...] = (
     "StudyDescription",
 )
 """Study attributes copied with the patient when a derived image stays in its source study."""
+
+
+ANNEX_E_BASIC_REMOVED: frozenset[str] = frozenset({
+    # Acquisition (group 0018) attributes that DICOM PS3.15 Annex E, Table E.1-1, Basic Application Level
+    # Confidentiality Profile removes, blanks or replaces (X, Z, D, X/D, X/Z/D ...). Derived images copy the
+    # acquisition parameters of their source; these identifying ones are left out unless a caller keeps
+    # them on purpose (``copy_acquisition(..., keep=...)``).
+    "ContrastBolusAgent",
+    "DeviceSerialNumber",
+    "DeviceUID",
+    "PlateID",
+    "GeneratorID",
+    "CassetteID",
+    "GantryID",
+    "UniqueDeviceIdentifier",
+    "UDISequence",
+    "ProtocolName",
+    "AcquisitionDeviceProcessingDescription",
+    "AcquisitionComments",
+    "TransducerIdentificationSequence",
+    "DetectorID",
+    "RespiratoryMotionCompensationTechniqueDescription",
+    "XRaySourceID",
+    "XRayDetectorID",
+    "XRayDetectorLabel",
+    "MultienergyAcquisitionDescription",
+    "DecompositionDescription",
+    "AcquisitionProtocolDescription",
+    "StartAcquisitionDateTime",
+    "EndAcquisitionDateTime",
+    "RequestedSeriesDescription",
+    "ContributionDateTime",
+    "ContributionDescription",
+    "AcquisitionFieldOfViewLabel",
+})
+"""Group-0018 keywords that the Annex E basic profile does not let through unchanged."""
 
 
 def synthetic_patient_id(study_uid: str) -> str:

@@ -44,5 +44,5 @@ def test_report_write_and_log(tmp_path, caplog):
     assert [p.name for p in out.parent.iterdir()] == ["bad.csv"]  # no temp file left behind
     with caplog.at_level(logging.WARNING):
         report.log(limit=1)
-    assert "skipped 2 bad input(s)" in caplog.text and "and 1 more" in caplog.text
+    assert "skipped or repaired 2 input(s)" in caplog.text and "and 1 more" in caplog.text
     assert "no pixel data" in str(report)
