@@ -561,7 +561,10 @@ def restore_to_folder(
     """
     from monai_synth.io import FORMATS, ManifestWriter
 
+    from monai_synth.io.output_guard import check_output_dir as guard_output_dir
+
     check_output_dir(input, output_dir)
+    guard_output_dir(output_dir, [input, mask])  # nor among acquired images
     simulate, progress = as_flag(simulate), as_flag(progress)
     if restorer is None:
         from monai_synth.engines.med_cdiff import load_restorer

@@ -159,7 +159,9 @@ class MedfusionWorkflow:
     def run(self) -> dict[str, Any]:
         """Train both phases (resuming or skipping finished ones), then write the report; return metrics."""
         torch.manual_seed(self.seed)
-        self.out.mkdir(parents=True, exist_ok=True)
+        from monai_synth.io.output_guard import check_output_dir
+
+        check_output_dir(self.out, [self.dataset_dir])  # never inside, or holding, the data; never among other data
         data = load_image_tensors(
             self.dataset_dir, self.image_size, self.channels, self.intensity, self.window, self.split,
             self.phantom_count, self.seed, num_classes=self.num_classes,

@@ -56,7 +56,9 @@ def sample_to_folder(
     if not 0 <= int(class_label) < n_cls:
         raise ValueError(f"class_label must be in 0..{n_cls - 1} for the model in {checkpoint_dir}, got {class_label}")
     window = window_of(model.get("intensity"))
-    out = Path(output_dir)
+    from monai_synth.io.output_guard import check_output_dir
+
+    out = check_output_dir(output_dir)  # never among acquired images (a folder inside the run folder is fine)
     manifest = ManifestWriter(out)
     from pydicom.uid import generate_uid
 

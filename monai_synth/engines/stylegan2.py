@@ -468,6 +468,10 @@ class StyleGAN2Trainer(Engine):
 
     def run(self) -> State:  # type: ignore[override]
         """Resume or transfer, then train until ``total_iterations()``; write the sample grids at the end."""
+        from monai_synth.io.output_guard import check_output_dir
+
+        if rank() == 0:
+            check_output_dir(self.output_dir, [self.resume_from])  # never among other data
         self.resume()
         total = self.total_iterations()
         if self.state.iteration >= total and self.state.max_iters is not None:
@@ -644,7 +648,9 @@ class StyleGAN2SampleWriter:
     def run(self) -> list[Path]:
         """Generate and write the samples; return the written paths."""
         from monai_synth.io import ManifestWriter, save_generated, sha256_file
+        from monai_synth.io.output_guard import check_output_dir
 
+        check_output_dir(self.output_dir)  # never among acquired images
         generator, checkpoint = load_stylegan2_generator(self.checkpoint_dir, self.device)
         digest = sha256_file(checkpoint)
         paths: list[Path] = []
