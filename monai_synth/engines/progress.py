@@ -86,3 +86,14 @@ def _add_png(writer, tag: str, path: Path, step: int) -> None:
 
     image = np.asarray(Image.open(path).convert("RGB"))
     writer.add_image(tag, image, step, dataformats="HWC")
+
+
+def tile(images: torch.Tensor, columns: int = 8, pad: int = 2) -> torch.Tensor:
+    """(N, C, H, W) in [-1, 1] -> one (C, H', W') grid with ``pad`` pixels of -1 between images."""
+    n, c, h, w = images.shape
+    rows = -(-n // columns)
+    grid = torch.full((c, rows * (h + pad) - pad, columns * (w + pad) - pad), -1.0)
+    for k, image in enumerate(images.detach().float().cpu().clamp(-1, 1)):
+        r, col = divmod(k, columns)
+        grid[:, r * (h + pad) : r * (h + pad) + h, col * (w + pad) : col * (w + pad) + w] = image
+    return grid

@@ -70,6 +70,29 @@ def _drop_partial_line(path: Path) -> None:
         os.fsync(handle.fileno())
 
 
+def _compact(path: Path) -> set[str]:
+    """Keep only the last record of each file (a re-run rewrote it), atomically; return the files listed.
+
+    A killed and re-run command writes its files again under the same names: the manifest must then list
+    each file once, with the record of the run that made the file now on disk.
+    """
+    if not path.exists():
+        return set()
+    lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    last: dict[str, str] = {}
+    for line in lines:
+        last.pop(key := json.loads(line).get("file"), None)
+        last[key] = line  # re-inserted: the order of the last writes is kept
+    if len(last) < len(lines):
+        temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        with open(temp, "w", encoding="utf-8") as handle:
+            handle.write("".join(line + "\n" for line in last.values()))
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp, path)
+    return set(last)
+
+
 def read_manifest(output_dir: str | os.PathLike) -> list[dict[str, Any]]:
     """All records of ``<output_dir>/manifest.jsonl`` (an empty list when there is none)."""
     path = Path(output_dir) / MANIFEST_NAME
@@ -95,11 +118,14 @@ class ManifestWriter:
         self.output_dir.mkdir(parents=True, exist_ok=True)
         self.path = self.output_dir / MANIFEST_NAME
         self._handle: TextIO | None = None
+        self._listed: set[str] = set()
+        self._rewritten = False
 
     def _open(self) -> TextIO:
         """The append handle, opened on first use (after dropping a partial last line)."""
         if self._handle is None:
             _drop_partial_line(self.path)
+            self._listed = _compact(self.path)
             self._handle = open(self.path, "a", encoding="utf-8")
         return self._handle
 
@@ -145,6 +171,8 @@ class ManifestWriter:
         record = self.record(file, fields, **extra)
         line = json.dumps(record, default=_jsonable, ensure_ascii=False, allow_nan=False) + "\n"
         handle = self._open()
+        self._rewritten |= record["file"] in self._listed
+        self._listed.add(record["file"])
         handle.write(line)
         handle.flush()
         os.fsync(handle.fileno())
@@ -155,6 +183,9 @@ class ManifestWriter:
         if self._handle is not None:
             self._handle.close()
             self._handle = None
+            if self._rewritten:  # files written again: one line per file, the newest
+                _compact(self.path)
+                self._rewritten = False
 
     def __enter__(self) -> ManifestWriter:
         return self

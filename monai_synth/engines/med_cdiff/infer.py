@@ -1,12 +1,16 @@
 """Med-cDiff inference: restore a folder of images, a NIfTI volume or a DICOM series with a trained model.
 
 Every input image is read in native units (HU for CT), normalised to [-1, 1] with the intensity settings
-the model was trained with (recorded in ``final.pt``), resized to the model size, restored, mapped back to
-native units through the window its normalisation used, and written:
+the model was trained with (recorded in ``final.pt``), restored at its own pixel grid (patch-wise at the
+model's training size, see ``native_restore``; sr input given with ``factor`` is first upsampled by it, so
+the output is never below the input's resolution), mapped back to native units through the window its
+normalisation used, with the source's values carried through wherever they lie outside that window (so HU
+outside the model's window stay true), and written:
 
 - a DICOM series (default for DICOM input) stays in its study as a new, DERIVED series (new series UID,
-  source geometry at the new pixel size, source images referenced), whose SeriesDescription and
-  DerivationDescription say what was done, by which model and checkpoint (SHA-256);
+  source geometry, source images referenced) in a folder named by its own SeriesInstanceUID, whose
+  SeriesDescription and DerivationDescription say what was done, by which model and checkpoint (SHA-256),
+  and which intensity window the model used;
 - a NIfTI volume (default for NIfTI input; also for a DICOM series with ``format="nifti"``) keeps the
   input's orientation and field of view;
 - PNG (default otherwise): one file per image, the window mapped to the full grey range.
@@ -79,6 +83,7 @@ class InputImages:
         images: ``(C, H, W)`` tensors in [-1, 1].
         windows: ``(center, width)`` per image: the native interval mapped onto [-1, 1].
         metas: the loader's meta dict per image.
+        natives: ``(C, H, W)`` float64 tensors in native units (HU for CT), before normalisation.
     """
 
     kind: str
@@ -87,6 +92,7 @@ class InputImages:
     images: list[torch.Tensor] = field(default_factory=list)
     windows: list[tuple[float, float]] = field(default_factory=list)
     metas: list[dict] = field(default_factory=list)
+    natives: list[torch.Tensor] = field(default_factory=list)
 
     def groups(self) -> list[list[int]]:
         """Indices of the images of each volume (a DICOM series, a NIfTI file) or of each single image."""
@@ -154,6 +160,8 @@ def read_inputs(
         found.images.append(unit)
         found.windows.append(window)
         found.metas.append(dict(image.meta))
+        native = image.as_tensor().double()
+        found.natives.append(native.mean(0, keepdim=True) if channels == 1 and native.shape[0] != 1 else native)
     logger.info("%s: %d images from a %s source", input_path, len(entries), kind)
     return found
 
@@ -173,12 +181,13 @@ def _resize(image: torch.Tensor, size: int, mode: str = "bicubic") -> torch.Tens
     return upsample(image, size, mode).clamp(-1.0, 1.0)
 
 
-def _read_mask(mask: str | os.PathLike, size: int) -> torch.Tensor:
+def _read_mask(mask: str | os.PathLike, size: int | Sequence[int]) -> torch.Tensor:
     """Inpainting mask ``(1, size, size)`` in {0, 1} (1 = missing: non-zero pixels of the mask image)."""
     from monai_synth.data import ReadImage2D
 
     values = ReadImage2D(grayscale=True)(str(mask)).as_tensor()[None].float()
-    resized = torch.nn.functional.interpolate((values != 0).float(), size=(size, size), mode="nearest")
+    shape = (size, size) if isinstance(size, int) else tuple(size)
+    resized = torch.nn.functional.interpolate((values != 0).float(), size=shape, mode="nearest")
     return resized[0]
 
 
@@ -234,6 +243,56 @@ def make_condition(
     return torch.cat([batch * (1.0 - missing), missing], dim=1)
 
 
+def native_conditions(
+    images: Sequence[torch.Tensor],
+    restorer: Any,
+    seeds: Sequence[int],
+    *,
+    simulate: bool,
+    setting: Mapping[str, Any] | None = None,
+    factor: float | None = None,
+    mask: str | os.PathLike | None = None,
+) -> list[torch.Tensor]:
+    """One condition ``(1, C_cond, H, W)`` per image at the image's own grid (sr ``factor``: upsampled by it).
+
+    Same arguments as :func:`make_condition`; nothing is resized to the model size.
+    """
+    degradation = restorer.degradation
+    mode = str(degradation.params.get("mode", "bicubic")) if hasattr(degradation, "params") else "bicubic"
+    out = []
+    for x, seed in zip(images, seeds):
+        if simulate:
+            out.append(degradation.fixed(x[None], dict(setting or degradation.settings()[0]), [int(seed)]))
+            continue
+        if restorer.task == "sr" and factor is not None:
+            from monai_synth.transforms.degradation import upsample
+
+            grid = tuple(int(round(n * float(factor))) for n in x.shape[-2:])
+            x = upsample(x[None], grid, mode)[0].clamp(-1.0, 1.0)
+        if restorer.task != "inpaint":
+            out.append(x[None])
+            continue
+        if mask is None:
+            raise ValueError("inpainting an already degraded input needs mask= (an image, non-zero = missing)")
+        missing = _read_mask(mask, x.shape[-2:])[None]
+        out.append(torch.cat([x[None] * (1.0 - missing), missing], dim=1))
+    return out
+
+
+def restore_native(restorer: Any, conditions: Sequence[torch.Tensor], seeds: Sequence[int], batch_size: int,
+                   progress: bool) -> list[torch.Tensor]:
+    """Restore each condition patch-wise at its own grid; ``(C, H, W)`` tensors in [-1, 1]."""
+    from tqdm.auto import tqdm
+
+    from monai_synth.engines.native_restore import sliding_restore
+
+    size, out = int(restorer.image_size), []
+    for condition, seed in tqdm(list(zip(conditions, seeds)), desc=f"restoring ({restorer.task})", unit="image",
+                                disable=not progress, leave=False):
+        out.append(sliding_restore(restorer, condition, size, int(seed), batch_size)[0].cpu())
+    return out
+
+
 # ----------------------------------------------------------------------------------------------
 # Output
 # ----------------------------------------------------------------------------------------------
@@ -282,12 +341,19 @@ class Provenance:
         }
 
 
-def _natives(images: torch.Tensor, windows: Sequence[tuple[float, float]]) -> np.ndarray:
-    """[-1, 1] images -> native units through each image's window: ``(N, C, H, W)`` float64."""
+def _natives(images: Sequence[torch.Tensor], found: InputImages) -> list[np.ndarray]:
+    """[-1, 1] images -> native units through each image's window, the source's values outside it: ``(C, H, W)``."""
+    from monai_synth.engines.native_restore import carry_outside_window, resample_native
     from monai_synth.transforms import unit_to_window
 
-    units = [x.double().clamp(-1, 1).numpy() for x in images]
-    return np.stack([unit_to_window(y, *w).astype(np.float64) for y, w in zip(units, windows)])
+    out = []
+    for i, x in enumerate(images):
+        restored = unit_to_window(x.double().clamp(-1, 1).numpy(), *found.windows[i]).astype(np.float64)
+        if i < len(found.natives):
+            source = resample_native(found.natives[i], x.shape[-2:]).numpy()
+            restored = carry_outside_window(restored, source, found.windows[i])
+        out.append(restored)
+    return out
 
 
 def _file_stem(path: str | os.PathLike) -> str:
@@ -312,13 +378,13 @@ def _relative_name(found: InputImages, index: int) -> str:
     return (folder / name).as_posix()
 
 
-def _scaled_spacing(found: InputImages, index: int, size: int) -> tuple[float, float] | None:
-    """Pixel spacing of an image resized to ``size`` (same field of view), or None when unknown."""
+def _scaled_spacing(found: InputImages, index: int, shape: Sequence[int]) -> tuple[float, float] | None:
+    """Pixel spacing of an image on an output grid ``shape`` (same field of view), or None when unknown."""
     spacing = found.metas[index].get("pixel_spacing")
     if not spacing:
         return None
     rows, cols = found.images[index].shape[-2:]
-    return float(spacing[0]) * rows / size, float(spacing[1]) * cols / size
+    return float(spacing[0]) * rows / shape[0], float(spacing[1]) * cols / shape[1]
 
 
 def _patch_derivation(paths: Sequence[Path], text: str, sources: Sequence[str]) -> None:
@@ -334,26 +400,31 @@ def _patch_derivation(paths: Sequence[Path], text: str, sources: Sequence[str]) 
         save_dataset(ds, path, inputs=sources)
 
 
-def _write_dicom_series(found: InputImages, group: list[int], natives: np.ndarray, folder: Path, prov: Provenance,
-                        manifest: Any, seeds: Sequence[int], degraded: bool) -> list[Path]:
-    """One derived DICOM series for the slices ``group`` of a source series."""
+def _write_dicom_series(found: InputImages, group: list[int], natives: list[np.ndarray], out: Path,
+                        prov: Provenance, manifest: Any, seeds: Sequence[int], degraded: bool) -> list[Path]:
+    """One derived DICOM series for the slices ``group`` of a source series, in ``out/<its SeriesInstanceUID>/``."""
+    from pydicom.uid import generate_uid
+
+    from monai_synth.engines.native_restore import window_note
     from monai_synth.io import write_dicom_series
 
     sources = [str(found.entries[i]["image"]) for i in group]
-    windows = {found.windows[i] for i in group}
+    windows = sorted({found.windows[i] for i in group})
+    series_uid = generate_uid()
     paths = write_dicom_series(
-        natives[group][:, 0], folder, window=windows.pop() if len(windows) == 1 else None, derived_from=sources,
-        description=prov.series_description(degraded), model=f"med_cdiff_{prov.model}",
+        np.stack([natives[i][0] for i in group]), out / series_uid, window=windows[0] if len(windows) == 1 else None,
+        derived_from=sources, description=prov.series_description(degraded), model=f"med_cdiff_{prov.model}",
+        series_uid=series_uid,
     )
-    _patch_derivation(paths, prov.what(degraded), sources)
+    _patch_derivation(paths, f"{prov.what(degraded)} {window_note(windows[0])}", sources)
     for path, i in zip(paths, group):
         manifest.write(path, prov.record(int(seeds[i]), sources[group.index(i)], degraded), format="dicom",
                        window=list(found.windows[i]))
     return paths
 
 
-def _nifti_affine(found: InputImages, group: list[int], size: int) -> tuple[np.ndarray, int]:
-    """Affine of the output volume (same field of view at ``size`` pixels) and the slicing axis."""
+def _nifti_affine(found: InputImages, group: list[int], shape: Sequence[int]) -> tuple[np.ndarray, int]:
+    """Affine of the output volume (same field of view on the output grid ``shape``) and the slicing axis."""
     import nibabel as nib
 
     from monai_synth.io import affine_from_spacing
@@ -362,24 +433,24 @@ def _nifti_affine(found: InputImages, group: list[int], size: int) -> tuple[np.n
     if found.kind == "nifti":
         axis = int(entry.get("axis", 2) if entry.get("axis") is not None else 2)
         image = nib.as_closest_canonical(nib.load(str(entry["image"])))
-        affine, shape = np.array(image.affine, dtype=np.float64), image.shape[:3]
+        affine = np.array(image.affine, dtype=np.float64)
+        scale = found.images[group[0]].shape[-2] / shape[0]  # output grids keep the aspect: one factor
         for a in (a for a in range(3) if a != axis):
-            scale = shape[a] / size
             affine[:3, 3] += affine[:3, a] * (scale - 1.0) / 2.0
             affine[:3, a] *= scale
         return affine, axis
     positions = [found.metas[i].get("image_position") for i in group[:2]]
     step = float(np.linalg.norm(np.subtract(*positions))) if len(group) > 1 and None not in positions else 1.0
-    return affine_from_spacing(_scaled_spacing(found, group[0], size), step or 1.0), 2
+    return affine_from_spacing(_scaled_spacing(found, group[0], shape), step or 1.0), 2
 
 
-def _write_volume_nifti(found: InputImages, group: list[int], natives: np.ndarray, path: Path, prov: Provenance,
-                        manifest: Any, seeds: Sequence[int], degraded: bool) -> list[Path]:
+def _write_volume_nifti(found: InputImages, group: list[int], natives: list[np.ndarray], path: Path,
+                        prov: Provenance, manifest: Any, seeds: Sequence[int], degraded: bool) -> list[Path]:
     """One NIfTI volume for the slices ``group``, in the input's orientation for NIfTI input."""
     from monai_synth.io import write_nifti
 
-    affine, axis = _nifti_affine(found, group, natives.shape[-1])
-    planes = natives[group][:, 0]
+    planes = np.stack([natives[i][0] for i in group])
+    affine, axis = _nifti_affine(found, group, planes.shape[-2:])
     if found.kind == "nifti":  # back from display orientation to the canonical volume
         planes = np.stack([p[::-1, ::-1].T for p in planes], axis=axis)
         planes = np.moveaxis(planes, -1, 0)  # write_nifti stores (S, H, W) as (H, W, S)
@@ -391,8 +462,8 @@ def _write_volume_nifti(found: InputImages, group: list[int], natives: np.ndarra
     return [path]
 
 
-def _write_images(found: InputImages, group: list[int], units: torch.Tensor, out: Path, fmt: str, prov: Provenance,
-                  manifest: Any, seeds: Sequence[int], degraded: bool, study: Any) -> list[Path]:
+def _write_images(found: InputImages, group: list[int], units: Sequence[torch.Tensor], out: Path, fmt: str,
+                  prov: Provenance, manifest: Any, seeds: Sequence[int], degraded: bool, study: Any) -> list[Path]:
     """One file per image (PNG, 2D NIfTI or Secondary Capture DICOM) through ``save_generated``."""
     from monai_synth.io import save_generated
 
@@ -402,24 +473,23 @@ def _write_images(found: InputImages, group: list[int], units: torch.Tensor, out
         top = (meta.get("value_range") or (0, 255))[1]
         record = prov.record(int(seeds[i]), str(found.entries[i]["image"]), degraded)
         paths += save_generated(
-            units[i : i + 1], out, [_relative_name(found, i)], fmt=fmt, manifest=manifest, records=[record],
+            units[i][None], out, [_relative_name(found, i)], fmt=fmt, manifest=manifest, records=[record],
             window=window, bits=16 if top > 255 else 8, model=f"med_cdiff_{prov.model}", study=study,
-            pixel_spacing=_scaled_spacing(found, i, units.shape[-1]),
+            pixel_spacing=_scaled_spacing(found, i, units[i].shape[-2:]),
         )
     return paths
 
 
-def write_outputs(found: InputImages, units: torch.Tensor, out: Path, fmt: str, prov: Provenance, manifest: Any,
-                  seeds: Sequence[int], degraded: bool = False) -> list[Path]:
-    """Write every group of images in ``fmt``: derived DICOM series, NIfTI volumes, or single files."""
+def write_outputs(found: InputImages, units: Sequence[torch.Tensor], out: Path, fmt: str, prov: Provenance,
+                  manifest: Any, seeds: Sequence[int], degraded: bool = False) -> list[Path]:
+    """Write every group of images (``(C, H, W)`` in [-1, 1]) in ``fmt``: DICOM series, NIfTI volumes, or files."""
     from monai_synth.io import SyntheticStudy
 
-    natives, study, paths = _natives(units, found.windows), SyntheticStudy(), []
+    natives, study, paths = _natives(units, found), SyntheticStudy(), []
     volume = found.kind in ("dicom", "nifti")
     for number, group in enumerate(found.groups(), start=1):
         if fmt == "dicom" and found.kind == "dicom":
-            folder = out / f"series_{number:03d}"
-            paths += _write_dicom_series(found, group, natives, folder, prov, manifest, seeds, degraded)
+            paths += _write_dicom_series(found, group, natives, out, prov, manifest, seeds, degraded)
         elif fmt == "nifti" and volume:
             name = _file_stem(found.entries[group[0]]["image"]) if found.kind == "nifti" else f"series_{number:03d}"
             paths += _write_volume_nifti(found, group, natives, out / f"{name}.nii.gz", prov, manifest, seeds, degraded)
@@ -489,10 +559,12 @@ def restore_to_folder(
         DataError: unreadable input.
         FileNotFoundError: no trained model in ``checkpoint_dir``.
     """
-    from monai_synth.engines.med_cdiff.restorer import restore_batches
     from monai_synth.io import FORMATS, ManifestWriter
 
+    from monai_synth.io.output_guard import check_output_dir as guard_output_dir
+
     check_output_dir(input, output_dir)
+    guard_output_dir(output_dir, [input, mask])  # nor among acquired images
     simulate, progress = as_flag(simulate), as_flag(progress)
     if restorer is None:
         from monai_synth.engines.med_cdiff.restorer import load_restorer
@@ -505,10 +577,10 @@ def restore_to_folder(
         raise ValueError(f"format must be one of {sorted(FORMATS)}, got {fmt!r}")
     chosen = _setting(restorer.degradation, setting, factor) if simulate else None
     seeds = [int(seed) + i for i in range(len(found.images))]
-    condition = make_condition(
+    conditions = native_conditions(
         found.images, restorer, seeds, simulate=simulate, setting=chosen, factor=factor, mask=mask
     )
-    restored = restore_batches(restorer, condition, seeds, batch_size, f"restoring ({restorer.task})", progress)
+    restored = restore_native(restorer, conditions, seeds, batch_size, progress)
     diffusion = restorer.model == "diffusion"
     prov = Provenance(
         restorer.model, restorer.description, restorer.checkpoint_sha256, restorer.task,
@@ -519,7 +591,7 @@ def restore_to_folder(
     with ManifestWriter(out) as manifest:
         paths = write_outputs(found, restored, out, fmt, prov, manifest, seeds)
         if simulate:
-            degraded = restorer.degradation.image_part(condition).clamp(-1, 1)
+            degraded = [restorer.degradation.image_part(c)[0].clamp(-1, 1) for c in conditions]
             paths += write_outputs(found, degraded, out / "degraded", fmt, prov, manifest, seeds, degraded=True)
     logger.info("wrote %d files to %s", len(paths), out)
     return paths

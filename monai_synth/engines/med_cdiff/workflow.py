@@ -153,7 +153,9 @@ class MedCDiffWorkflow:
     def run(self) -> dict[str, Any]:
         """Train (resuming, or skipping a finished model), then write the report on rank 0; return its metrics."""
         torch.manual_seed(self.seed)
-        self.out.mkdir(parents=True, exist_ok=True)
+        from monai_synth.io.output_guard import check_output_dir
+
+        check_output_dir(self.out, [self.dataset_dir])  # never inside, or holding, the data; never among other data
         data = load_image_tensors(
             self.dataset_dir, self.image_size, self.channels, self.intensity, self.window, self.split,
             self.phantom_count, self.seed, num_classes=self.num_classes,

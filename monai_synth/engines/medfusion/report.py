@@ -33,12 +33,13 @@ def reconstruction_quality(vae: nn.Module, images: torch.Tensor, device: torch.d
     return {"autoencoder_psnr_db": round(psnr, 3), "autoencoder_l1": round((rec - x).abs().mean().item(), 5)}
 
 
-def sample_per_class(wf, vae: nn.Module, unet: nn.Module, extra: dict, per_class: int, **overrides) -> list[torch.Tensor]:
-    """``per_class`` samples of every class with the workflow's sampling settings."""
+def sample_per_class(wf, vae: nn.Module, unet: nn.Module, extra: dict, per_class: int,
+                     classes: list[int] | None = None, **overrides) -> list[torch.Tensor]:
+    """``per_class`` samples of each of ``classes`` (default: every class) with the workflow's sampling settings."""
     s = {**wf.sample_args, **overrides}
     schedule = wf_schedule(extra, wf.device)
     out = []
-    for c in range(extra["num_classes"]):
+    for c in range(extra["num_classes"]) if classes is None else classes:
         labels = torch.full((per_class,), c, dtype=torch.long)
         out.append(
             generate_images(
@@ -89,9 +90,12 @@ def write_report(wf, data: ImageTensorSet, vae: nn.Module, unet: nn.Module, extr
     """Write ``samples_grid_synthetic.png``, ``loss_curves.png`` and ``metrics.json``; return the metrics."""
 
     out = wf.out
+    from monai_synth.engines.report_cap import report_classes
+
     per_class = int(wf.sample_args["per_class"])
-    samples = sample_per_class(wf, vae, unet, extra, per_class)
-    real_rows = [data.images[data.labels == c][:per_class] for c in range(extra["num_classes"])]
+    classes, capped = report_classes(extra["num_classes"], per_class)
+    samples = sample_per_class(wf, vae, unet, extra, per_class, classes)
+    real_rows = [data.images[data.labels == c][:per_class] for c in classes]
     save_grid([to_uint8(s) for s in samples], out / "samples_grid_synthetic.png")
     save_grid([to_uint8(r) for r in real_rows if len(r)], out / "real_grid.png")
     finals = {name: load_state(out / name / "final.pt") for name in ("autoencoder", "diffusion")}
@@ -107,6 +111,7 @@ def write_report(wf, data: ImageTensorSet, vae: nn.Module, unet: nn.Module, extr
         "latent_shape": extra["latent_shape"],
         "latent_scale": extra["latent_scale"],
         "sampler": dict(wf.sample_args),
+        **({"report_capped": capped} if capped else {}),
         "device": str(wf.device),
         "precision": wf.precision,
         **wf.timings,

@@ -56,9 +56,14 @@ def sample_to_folder(
     if not 0 <= int(class_label) < n_cls:
         raise ValueError(f"class_label must be in 0..{n_cls - 1} for the model in {checkpoint_dir}, got {class_label}")
     window = window_of(model.get("intensity"))
-    out = Path(output_dir)
+    from monai_synth.io.output_guard import check_output_dir
+
+    out = check_output_dir(output_dir)  # never among acquired images (a folder inside the run folder is fine)
     manifest = ManifestWriter(out)
-    study = SyntheticStudy()  # one DICOM study for all batches
+    from pydicom.uid import generate_uid
+
+    series_uid = generate_uid()
+    study = SyntheticStudy(series_uid=series_uid)  # one DICOM series for all batches, in a folder of its UID
     written: list[Path] = []
     bar = tqdm(total=num_samples, desc=f"sampling class {class_label}", disable=not progress)
     for start in range(0, num_samples, batch_size):
@@ -69,7 +74,8 @@ def sample_to_folder(
             eta=eta, guidance_scale=guidance_scale, seed=seed, first_index=start, prediction=model["prediction"],
             device=dev, precision=precision, latent_shift=model.get("latent_shift", 0.0),
         )
-        names = [f"synthetic_class{class_label}_seed{seed}_{start + k:05d}" for k in range(n)]
+        folder = f"{series_uid}/" if format == "dicom" else ""
+        names = [f"{folder}synthetic_class{class_label}_seed{seed}_{start + k:05d}" for k in range(n)]
         records = [_record(model, seed + start + k, class_label, sampler, steps, eta, guidance_scale) for k in range(n)]
         written += save_generated(
             images.cpu(), out, names, fmt=format, manifest=manifest, records=records, window=window,

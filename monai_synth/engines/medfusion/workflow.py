@@ -89,6 +89,9 @@ class MedfusionWorkflow:
         handlers: Ignite handlers attached to both phases' engines (``--tracking mlflow`` adds MLflow here).
         latent_norm: "global" (one scale: 1 / std of all latents, as in latent diffusion) or "channel"
             (each latent channel shifted to mean 0 and scaled to std 1).
+        preview_every: epochs between previews written while training (0: off): loss curves and a grid of
+            reconstructions / samples in each phase folder (``<phase>_loss_curves.png``, ``<phase>_samples.png``)
+            and in TensorBoard as images.
     """
 
     def __init__(
@@ -128,6 +131,7 @@ class MedfusionWorkflow:
         handlers: list | None = None,
         latent_norm: str = "global",
         autoencoder_precision: str | None = None,
+        preview_every: int = 0,
     ) -> None:
         self.out = Path(output_dir)
         self.dataset_dir = dataset_dir or None
@@ -156,12 +160,15 @@ class MedfusionWorkflow:
         self.latent_norm = latent_norm
         self.rank, self.world = idist.get_rank(), idist.get_world_size()
         self.timings: dict[str, float] = {}
+        self.preview_every = int(preview_every)
 
     # ------------------------------------------------------------------ public
     def run(self) -> dict[str, Any]:
         """Train both phases (resuming or skipping finished ones), then write the report; return metrics."""
         torch.manual_seed(self.seed)
-        self.out.mkdir(parents=True, exist_ok=True)
+        from monai_synth.io.output_guard import check_output_dir
+
+        check_output_dir(self.out, [self.dataset_dir])  # never inside, or holding, the data; never among other data
         data = load_image_tensors(
             self.dataset_dir, self.image_size, self.channels, self.intensity, self.window, self.split,
             self.phantom_count, self.seed, num_classes=self.num_classes,
@@ -213,7 +220,7 @@ class MedfusionWorkflow:
             phase = TrainingPhase(
                 "autoencoder", self.out, step, to_save, {"autoencoder": vae}, per_epoch, self.ae_epochs,
                 self.checkpoint_every, self.log_every, final_extra=lambda: {"autoencoder_args": self.ae_args},
-                handlers=self.handlers,
+                handlers=self.handlers, preview=self._reconstruction_preview(vae, data), preview_every=self.preview_every,
             )
             phase.run()
             self.timings["autoencoder_seconds"] = phase.seconds
@@ -266,7 +273,8 @@ class MedfusionWorkflow:
             phase = TrainingPhase(
                 "diffusion", self.out, step, to_save, final, per_epoch, self.dm_epochs,
                 self.checkpoint_every, self.log_every, final_extra=lambda: extra,
-                handlers=self.handlers + fidelity,
+                handlers=self.handlers + fidelity, preview=self._sample_preview(vae, sampling_net, schedule, extra),
+                preview_every=self.preview_every,
             )
             phase.run()
             self.timings["diffusion_seconds"] = phase.seconds
@@ -282,6 +290,44 @@ class MedfusionWorkflow:
         return write_report(self, data, vae, unet, extra)
 
     # ---------------------------------------------------------------- helpers
+    def _reconstruction_preview(self, vae: nn.Module, data: ImageTensorSet):
+        """Autoencoder previews: the first 8 training images over their reconstructions."""
+        from monai_synth.engines.medfusion.steps import autocast_for
+        from monai_synth.engines.progress import PhasePreview, tile
+
+        @torch.no_grad()
+        def grid() -> torch.Tensor:
+            x = data.images[:8].to(self.device)
+            was_training = vae.training
+            vae.eval()
+            with autocast_for(self.device, self.ae_precision):
+                rec = vae.decode(vae.encode(x)[0]).float()
+            vae.train(was_training)
+            return tile(torch.cat([x.cpu(), rec.cpu()]), columns=len(x))
+
+        return PhasePreview(self.out / "autoencoder", "autoencoder", grid if self.rank == 0 else None)
+
+    def _sample_preview(self, vae: nn.Module, net: nn.Module, schedule, extra: dict):
+        """Diffusion previews: one sample of each of the first 8 classes, fixed seeds, at most 25 steps."""
+        from monai_synth.engines.progress import PhasePreview, tile
+
+        def grid() -> torch.Tensor:
+            was_training = net.training
+            net.eval()
+            labels = torch.arange(min(extra["num_classes"], 8))
+            images = generate_images(
+                vae, net, schedule, labels, tuple(extra["latent_shape"]), extra["latent_scale"], extra["null_label"],
+                latent_shift=extra["latent_shift"], sampler=self.sample_args["sampler"],
+                steps=min(int(self.sample_args["steps"]), 25), eta=float(self.sample_args.get("eta", 0.0)),
+                guidance_scale=float(self.sample_args["guidance_scale"]), seed=self.seed + 9_000_000,
+                prediction=self.prediction, device=self.device, precision=self.precision,
+                channels_last=self.channels_last,
+            )
+            net.train(was_training)
+            return tile(images.cpu(), columns=8)
+
+        return PhasePreview(self.out / "diffusion", "diffusion", grid if self.rank == 0 else None)
+
     def _fidelity_handlers(self, data: ImageTensorSet, vae: nn.Module, net: nn.Module, schedule, extra: dict) -> list:
         """FID / KID / precision / recall every ``evaluation["interval"]`` epochs, best checkpoint by FID.
 

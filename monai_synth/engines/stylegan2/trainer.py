@@ -330,10 +330,16 @@ def _image_grid(images: torch.Tensor, columns: int, pad: int = 2) -> torch.Tenso
 def class_sample_grids(
     generator: StyleGAN2Generator, rows: int = 4, columns: int = 8, seed: int = 0, truncation_psi: float = 1.0
 ) -> dict[int | None, torch.Tensor]:
-    """One grid (C, H', W') in [-1, 1] per class (key None when unconditional); the same z for every class."""
+    """One grid (C, H', W') in [-1, 1] per class (key None when unconditional); the same z for every class.
+
+    Many classes: only the first ones get a grid, at most ``MAX_REPORT_IMAGES`` images in all (logged).
+    """
+    from monai_synth.engines.report_cap import report_classes
+
     device = next(generator.parameters()).device
     z = torch.randn(rows * columns, generator.z_dim, generator=torch.Generator().manual_seed(seed)).to(device)
-    classes: list[int | None] = list(range(generator.num_classes)) or [None]
+    shown = report_classes(generator.num_classes, rows * columns)[0] if generator.num_classes else []
+    classes: list[int | None] = list(shown) or [None]
     grids = {}
     for k in classes:
         labels = torch.full((z.shape[0],), k, device=device, dtype=torch.long) if k is not None else None
@@ -462,6 +468,10 @@ class StyleGAN2Trainer(Engine):
 
     def run(self) -> State:  # type: ignore[override]
         """Resume or transfer, then train until ``total_iterations()``; write the sample grids at the end."""
+        from monai_synth.io.output_guard import check_output_dir
+
+        if rank() == 0:
+            check_output_dir(self.output_dir, [self.resume_from])  # never among other data
         self.resume()
         total = self.total_iterations()
         if self.state.iteration >= total and self.state.max_iters is not None:
@@ -638,7 +648,9 @@ class StyleGAN2SampleWriter:
     def run(self) -> list[Path]:
         """Generate and write the samples; return the written paths."""
         from monai_synth.io import ManifestWriter, save_generated, sha256_file
+        from monai_synth.io.output_guard import check_output_dir
 
+        check_output_dir(self.output_dir)  # never among acquired images
         generator, checkpoint = load_stylegan2_generator(self.checkpoint_dir, self.device)
         digest = sha256_file(checkpoint)
         paths: list[Path] = []
