@@ -37,9 +37,11 @@ _GENERATION_REQUESTS = ("$[{'class_label': @class_label if @class_label is not N
 def inference_config(run: TrainedRun) -> dict[str, Any]:
     """The whole ``configs/inference.json`` of ``run``'s bundle."""
     check_plain_strings(run.settings)
+    # MONAI binds "import a.b" to the name "a.b": import the submodules, then bind the package name
     imports = ["$import torch", "$import monai", "$import monai_synth.export.locate"]
     if run.kind == "med_cdiff":
         imports.append("$import monai_synth.data")
+    imports.append("$import monai_synth")
     config: dict[str, Any] = {
         "imports": imports,
         "bundle_root": "$monai_synth.export.locate.running_bundle_root()",

@@ -74,7 +74,6 @@ def metadata(run: TrainedRun, description: str) -> dict[str, Any]:
         "numpy_version": _version("numpy"),
         "required_packages_version": {"monai_synth": _version("monai_synth"),
                                       "pytorch-ignite": _version("pytorch-ignite")},
-        "optional_packages_version": {},
         "name": name,
         "task": task,
         "description": description,
