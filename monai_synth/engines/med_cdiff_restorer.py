@@ -17,6 +17,12 @@ from torch import nn
 
 from monai_synth.engines.checkpoint import load_state, sha256_of
 from monai_synth.engines.medfusion_steps import autocast_for
+from monai_synth.io.model_bundle import (
+    bundle_weights_path,
+    is_exported_bundle,
+    read_bundle_settings,
+    read_bundle_weights,
+)
 from monai_synth.transforms.degradation import Degradation, make_degradation, upsample
 
 __all__ = [
@@ -254,13 +260,6 @@ def load_restorer(checkpoint_dir: str | Path, model: str = "diffusion", device: 
 
 def _restorer_state(ckdir: Path, model: str, device: torch.device) -> tuple[dict[str, Any], Path]:
     """The ``final.pt`` contents (settings and weights) and its file, from a run folder or an exported bundle."""
-    from monai_synth.io.model_bundle import (
-        bundle_weights_path,
-        is_exported_bundle,
-        read_bundle_settings,
-        read_bundle_weights,
-    )
-
     if is_exported_bundle(ckdir):
         settings = read_bundle_settings(ckdir)
         if settings["kind"] != "med_cdiff" or settings.get("model") != model:

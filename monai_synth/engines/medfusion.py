@@ -26,6 +26,12 @@ from monai_synth.engines.latent_sampling import generate_images
 from monai_synth.engines.medfusion_steps import AutoencoderStep, LatentDiffusionStep, autocast_for
 from monai_synth.engines.training_run import TrainingPhase
 from monai_synth.handlers.ema import WeightEMA
+from monai_synth.io.model_bundle import (
+    bundle_weights_path,
+    is_exported_bundle,
+    read_bundle_settings,
+    read_bundle_weights,
+)
 from monai_synth.losses.autoencoder import AutoencoderReconstructionLoss
 from monai_synth.networks.medfusion_vae import LatentImageAutoencoder
 
@@ -389,13 +395,6 @@ def load_medfusion(checkpoint_dir: str | Path, device: str | torch.device = "cpu
 
 def _medfusion_states(ckdir: Path, device: torch.device) -> tuple[dict, dict, Path, Path]:
     """(autoencoder state, diffusion state, their files) of a run folder or of an exported bundle."""
-    from monai_synth.io.model_bundle import (
-        bundle_weights_path,
-        is_exported_bundle,
-        read_bundle_settings,
-        read_bundle_weights,
-    )
-
     if is_exported_bundle(ckdir):
         settings = read_bundle_settings(ckdir)
         if settings["kind"] != "medfusion":

@@ -11,6 +11,7 @@ import logging
 import os
 from pathlib import Path
 
+from monai_synth.export.writer import export_run
 __all__ = ["TrainingExport", "export_after_training"]
 
 logger = logging.getLogger("monai_synth")
@@ -21,8 +22,6 @@ def export_after_training(output_dir: str | os.PathLike, model: str | None = Non
 
     A failed export is logged with the command that retries it, and does not fail the finished training.
     """
-    from monai_synth.export.writer import export_run
-
     out = Path(output_dir) / (f"bundle_{model}" if model else "bundle")
     try:
         return export_run(output_dir, out, model=model, replace=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from monai_synth.export.writer import export_run
 __all__ = ["add_arguments", "run_export_command"]
 
 
@@ -18,8 +19,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_export_command(args: argparse.Namespace) -> int:
     """Export; print the bundle folder. Refused folders and missing runs are one-line errors (exit status 1)."""
-    from monai_synth.export.writer import export_run
-
     try:
         out = export_run(args.run_dir, args.out_dir, model=args.model)
     except (FileNotFoundError, ValueError) as err:

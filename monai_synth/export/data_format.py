@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from monai_synth.export.run_folder import TrainedRun
+from monai_synth.transforms.degradation import make_degradation
 
 __all__ = ["data_formats"]
 
@@ -59,8 +60,6 @@ def _medfusion(s: dict[str, Any]) -> dict[str, Any]:
 
 
 def _med_cdiff(s: dict[str, Any]) -> dict[str, Any]:
-    from monai_synth.transforms.degradation import make_degradation
-
     channels, size = int(s["channels"]), int(s["image_size"])
     cond = make_degradation(s["task"], s.get("degradation", {})).condition_channels(channels)
     channel_def = {str(i): "degraded image in [-1, 1]" for i in range(channels)}

@@ -18,7 +18,13 @@ from typing import Any
 import torch
 
 from monai_synth.engines.checkpoint import sha256_of
+from monai_synth.engines.latent_sampling import generate_images
+from monai_synth.engines.med_cdiff_restorer import load_restorer
+from monai_synth.engines.medfusion import load_medfusion
+from monai_synth.engines.medfusion_sample import window_of
 from monai_synth.io.model_bundle import bundle_weights_path, is_exported_bundle, read_bundle_settings
+from monai_synth.networks.stylegan2_checkpoint import load_stylegan2_generator
+from monai_synth.transforms import WINDOW_PRESETS
 
 __all__ = ["ExportedBundle", "load_exported"]
 
@@ -79,8 +85,6 @@ class ExportedBundle:
         raise TypeError(f"{self.path}: a Med-cDiff bundle restores images; use .restorer(condition, seeds)")
 
     def _generate_medfusion(self, labels: list[int], seeds: Sequence[int], sampling: dict[str, Any]) -> torch.Tensor:
-        from monai_synth.engines.latent_sampling import generate_images
-
         m = self._model or {}
         opts = {**self.settings["sampler"], **sampling}
         images = [
@@ -125,22 +129,15 @@ def load_exported(bundle_dir: str | os.PathLike, device: str | torch.device = "c
     common = {"path": path, "kind": s["kind"], "model_sha256": sha256_of(bundle_weights_path(path)),
               "metadata": meta, "device": device}
     if s["kind"] == "medfusion":
-        from monai_synth.engines.medfusion import load_medfusion
-        from monai_synth.engines.medfusion_sample import window_of
-
         model = load_medfusion(path, device)
         settings = _settings(s, s["image_size"], s["channels"], s["num_classes"], s.get("intensity"), defaults)
         settings["window"] = window_of(s.get("intensity"))
         return ExportedBundle(task=None, settings=settings, network=model["unet"], _model=model, **common)
     if s["kind"] == "stylegan2_ada":
-        from monai_synth.networks.stylegan2_checkpoint import load_stylegan2_generator
-
         g = s["generator_config"]
         generator, _ = load_stylegan2_generator(path, device)
         settings = _settings(s, g["image_size"], g.get("image_channels", 1), g.get("num_classes", 0), None, defaults)
         return ExportedBundle(task=None, settings=settings, network=generator, **common)
-    from monai_synth.engines.med_cdiff_restorer import load_restorer
-
     restorer = load_restorer(path, s["model"], device, defaults.get("sampler", "ddim"), int(defaults.get("steps", 50)),
                              float(defaults.get("eta", 1.0)), float(defaults.get("strength", 1.0)))
     settings = _settings(s, s["image_size"], s["channels"], 0, s.get("intensity"), defaults)
@@ -152,8 +149,6 @@ def _settings(s: dict[str, Any], size: int, channels: int, num_classes: int, int
               sampler: dict[str, Any]) -> dict[str, Any]:
     window = (intensity or {}).get("window")
     if isinstance(window, str):
-        from monai_synth.transforms import WINDOW_PRESETS
-
         window = WINDOW_PRESETS[window]
     return {"image_size": int(size), "channels": int(channels), "num_classes": int(num_classes),
             "class_names": list(s.get("class_names") or []), "intensity": intensity,

@@ -12,6 +12,7 @@ import time
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
+from monai_synth.export.data_format import data_formats
 from monai_synth.export.run_folder import TrainedRun
 
 __all__ = ["OFFICIAL_SCHEMA_URL", "metadata", "measured_figures"]
@@ -59,8 +60,6 @@ def measured_figures(run: TrainedRun) -> dict[str, Any]:
 
 def metadata(run: TrainedRun, description: str) -> dict[str, Any]:
     """The metadata of ``run``'s bundle; ``description`` says what was trained on what."""
-    from monai_synth.export.data_format import data_formats
-
     name, task = _NAMES[run.kind]
     if run.kind == "med_cdiff":
         task = f"Image restoration ({run.settings['task']}) with the {run.settings['model']} model"

@@ -6,7 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from monai_synth.engines.med_cdiff_restorer import diffusion_unet_kwargs
+from monai_synth.engines.medfusion import unet_kwargs
 from monai_synth.export.run_folder import TrainedRun
+from monai_synth.transforms.degradation import make_degradation
 
 __all__ = ["network_definitions"]
 
@@ -17,8 +20,6 @@ def network_definitions(run: TrainedRun) -> dict[str, dict[str, Any]]:
     """Config entries by id: ``network_def`` always, ``autoencoder_def`` for Medfusion."""
     s = run.settings
     if run.kind == "medfusion":
-        from monai_synth.engines.medfusion import unet_kwargs
-
         latent_channels = int(s["latent_shape"][0])
         return {
             "network_def": {"_target_": UNET, **unet_kwargs(s["unet_args"], latent_channels, int(s["num_classes"]))},
@@ -33,9 +34,6 @@ def network_definitions(run: TrainedRun) -> dict[str, dict[str, Any]]:
 
 def _restoring_network(s: dict[str, Any]) -> dict[str, Any]:
     """Med-cDiff's restoring network: the diffusion UNet, the pix2pix U-Net or the SRResNet."""
-    from monai_synth.engines.med_cdiff_restorer import diffusion_unet_kwargs
-    from monai_synth.transforms.degradation import make_degradation
-
     channels = int(s["channels"])
     cond = make_degradation(s["task"], s.get("degradation", {})).condition_channels(channels)
     if s["model"] == "diffusion":

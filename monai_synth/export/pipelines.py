@@ -13,8 +13,14 @@ import os
 from pathlib import Path
 from typing import Any
 
+import torch
 from torch import nn
 
+from monai_synth.engines.med_cdiff_infer import restore_to_folder
+from monai_synth.engines.med_cdiff_restorer import load_restorer
+from monai_synth.engines.medfusion import load_medfusion
+from monai_synth.engines.medfusion_sample import sample_to_folder
+from monai_synth.engines.stylegan2 import StyleGAN2SampleWriter
 from monai_synth.export.locate import running_bundle_root
 from monai_synth.io.model_bundle import is_exported_bundle
 
@@ -58,11 +64,6 @@ class MedfusionBundleSampler:
 
     def run(self) -> list[Path]:
         """Load the weights into the networks and write the images; return the written paths."""
-        import torch
-
-        from monai_synth.engines.medfusion import load_medfusion
-        from monai_synth.engines.medfusion_sample import sample_to_folder
-
         root = resolve_bundle_root(self.bundle_root)
         device = str(self.sampling.get("device", "cpu"))
         device = device if (not device.startswith("cuda") or torch.cuda.is_available()) else "cpu"
@@ -91,9 +92,6 @@ class MedCDiffBundleRestorer:
 
     def run(self) -> list[Path]:
         """Load the weights into the network and restore every input image; return the written paths."""
-        from monai_synth.engines.med_cdiff_infer import restore_to_folder
-        from monai_synth.engines.med_cdiff_restorer import load_restorer
-
         if not self.input:
             raise ValueError("input is empty: pass --input <folder of images, NIfTI file or DICOM series folder>")
         root = resolve_bundle_root(self.bundle_root)
@@ -122,8 +120,6 @@ class StyleGAN2BundleSampler:
 
     def run(self) -> list[Path]:
         """Load the EMA weights into the generator and write the images; return the written paths."""
-        from monai_synth.engines.stylegan2 import StyleGAN2SampleWriter
-
         root = resolve_bundle_root(self.bundle_root)
         writer = StyleGAN2SampleWriter(root, self.output_dir, generator=self.network, **self.options)
         return writer.run()

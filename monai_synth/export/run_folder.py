@@ -22,6 +22,7 @@ from typing import Any
 import torch
 
 from monai_synth.engines.checkpoint import load_state
+from monai_synth.networks.stylegan2_checkpoint import read_stylegan2_checkpoint
 
 __all__ = ["KINDS", "TrainedRun", "detect_run_kind", "read_run"]
 
@@ -144,8 +145,6 @@ def _read_med_cdiff(folder: Path, model: str | None) -> TrainedRun:
 
 
 def _read_stylegan2(folder: Path) -> TrainedRun:
-    from monai_synth.networks.stylegan2_checkpoint import read_stylegan2_checkpoint
-
     path, state = read_stylegan2_checkpoint(folder / "checkpoints")
     settings = {"kind": "stylegan2_ada", "generator_config": plain(state["generator_config"])}
     weights = {"model": state.get("generator_ema", state["generator"])}

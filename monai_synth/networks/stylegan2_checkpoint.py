@@ -19,6 +19,12 @@ from typing import Any
 import torch
 from torch import nn
 
+from monai_synth.io.model_bundle import (
+    bundle_weights_path,
+    is_exported_bundle,
+    read_bundle_settings,
+    read_bundle_weights,
+)
 from monai_synth.networks.stylegan2 import StyleGAN2Generator
 
 logger = logging.getLogger(__name__)
@@ -76,13 +82,6 @@ def load_stylegan2_generator(
     Returns:
         The generator in eval mode and the file its weights came from.
     """
-    from monai_synth.io.model_bundle import (
-        bundle_weights_path,
-        is_exported_bundle,
-        read_bundle_settings,
-        read_bundle_weights,
-    )
-
     if is_exported_bundle(path):
         settings = read_bundle_settings(path)
         if settings["kind"] != "stylegan2_ada":
