@@ -81,7 +81,7 @@ def _pipeline(run: TrainedRun) -> dict[str, Any]:
     if run.kind == "stylegan2_ada":
         refs["fmt"] = refs.pop("format")
         return {"_target_": "monai_synth.export.pipelines.StyleGAN2BundleSampler", **common, **refs}
-    return {"_target_": "monai_synth.export.pipelines.MedCDiffBundleRestorer", **common, "input": "@input",
+    return {"_target_": "monai_synth.export.pipelines.MedCDiffBundleRestorer", **common, "input": "@dataset_dir",
             "model": run.settings["model"], **refs}
 
 

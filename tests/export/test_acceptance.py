@@ -127,3 +127,26 @@ def test_ckpt_export_fails_where_the_readme_says_so(bundles, tmp_path, kind):
     assert not (tmp_path / "model.ts").exists()
     text = (bundles[kind] / "docs" / "README.md").read_text()
     assert "## TorchScript\n\nNo:" in text and "ckpt_export` therefore fails" in text
+
+
+def test_exported_restorer_writes_a_derived_dicom_series_like_infer_json(runs, bundles, tmp_path):
+    import pydicom
+
+    series = tiny_runs.REPO / ".." / "shared" / "data" / "dicom" / "ct_abdomen_18"
+    if not series.is_dir():
+        pytest.skip(f"{series} not present")
+    settings = {"input": str(series), "simulate": True, "batch_size": 18, "device": "cpu", "progress": False}
+    run(config_file=str(bundles["pix2pix"] / "configs" / "inference.json"), output_dir=str(tmp_path / "exported"),
+        **settings)
+    run(config_file=str(tiny_runs.BUNDLES / "med_cdiff" / "infer.json"), checkpoint_dir=str(runs["med_cdiff"]),
+        model="pix2pix", output_dir=str(tmp_path / "reference"), **settings)
+    exported = sorted((tmp_path / "exported" / "series_001").glob("*.dcm"))
+    reference = sorted((tmp_path / "reference" / "series_001").glob("*.dcm"))
+    assert len(exported) == len(reference) == 18
+    first = pydicom.dcmread(exported[0])
+    assert "DERIVED" in first.ImageType and first.SyntheticData == "YES"
+    from monai_synth.io import sha256_file
+
+    assert sha256_file(bundles["pix2pix"] / "models" / "model.pt") in first.DerivationDescription
+    for a, b in zip(exported, reference):
+        assert np.array_equal(pydicom.dcmread(a).pixel_array, pydicom.dcmread(b).pixel_array)
