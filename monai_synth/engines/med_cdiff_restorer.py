@@ -271,5 +271,7 @@ def _restorer_state(ckdir: Path, model: str, device: torch.device) -> tuple[dict
         return state, bundle_weights_path(ckdir)
     path = ckdir / model / "final.pt"
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: no trained {model} model here; run bundles/med_cdiff/train.json with model={model}")
+        raise FileNotFoundError(
+            f"{path}: no trained {model} model here; run bundles/med_cdiff/train.json with model={model}"
+        )
     return load_state(path, device), path

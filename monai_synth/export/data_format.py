@@ -68,7 +68,8 @@ def _med_cdiff(s: dict[str, Any]) -> dict[str, Any]:
     if s["model"] != "diffusion":
         inputs = {"image": _tensor("image", "degraded image (condition)", cond, [size, size], [-1, 1],
                                    channel_def=channel_def)}
-        return {"network_data_format": {"inputs": inputs, "outputs": {"pred": _image(channels, size, "restored image")}}}
+        outputs = {"pred": _image(channels, size, "restored image")}
+        return {"network_data_format": {"inputs": inputs, "outputs": outputs}}
     x_def = {str(i): "noisy image x_t" for i in range(channels)}
     x_def.update({str(channels + int(k)): v for k, v in channel_def.items()})
     inputs = {

@@ -55,7 +55,8 @@ def readme(run: TrainedRun, title: str, description: str) -> str:
         _figures(run),
         "## Use",
         "From any folder (the bundle finds its own root; `--bundle_root` overrides it):",
-        f"```bash\npython -m monai.bundle run --config_file BUNDLE/configs/inference.json {_RUN_EXAMPLE[run.kind]}\n```",
+        "```bash\npython -m monai.bundle run --config_file BUNDLE/configs/inference.json "
+        f"{_RUN_EXAMPLE[run.kind]}\n```",
         f"Settings on the command line: {options}, `device`.",
         "In Python: `monai_synth.export.load_exported(BUNDLE)`; `monai.bundle.load(name, bundle_dir=..., "
         "source=..., workflow_type='inference')` returns `network_def` with the trained weights.",

@@ -91,7 +91,8 @@ def load_stylegan2_generator(
         path, state = read_stylegan2_checkpoint(path)
         if "generator_config" not in state:
             raise ValueError(f"{path}: no 'generator_config' entry; not a StyleGAN2 training checkpoint.")
-        config, weights = state["generator_config"], state["generator_ema" if ema and "generator_ema" in state else "generator"]
+        key = "generator_ema" if ema and "generator_ema" in state else "generator"
+        config, weights = state["generator_config"], state[key]
     generator = generator if generator is not None else StyleGAN2Generator(**config)
     generator.load_state_dict(weights)
     return generator.to(device).eval().requires_grad_(False), Path(path)
