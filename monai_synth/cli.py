@@ -10,6 +10,7 @@ Subcommands:
   bundles, ``build_datalist`` and ``monai.data.load_decathlon_datalist`` read back. ``--out`` and
   ``--report`` are refused when they are, or lie inside, an input.
 - ``evaluate --real PATH --fake PATH --out DIR ...``: score synthetic images (``monai_synth.metrics.evaluate``).
+- ``export RUN_DIR OUT_DIR``: a finished training run as a MONAI bundle in model-zoo layout (``monai_synth.export``).
 - ``compare`` / ``ablate-stylegan2``: models trained at equal compute, one table (``monai_synth.comparison``).
 """
 
@@ -78,6 +79,15 @@ def _add_evaluate(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=_run_evaluate)
 
 
+def _add_export(subparsers: argparse._SubParsersAction) -> None:
+    from monai_synth.export.command import add_arguments, run_export_command
+
+    parser = subparsers.add_parser("export", help="export a finished training run as a MONAI bundle",
+                                   description="Export a finished training run as a self-contained MONAI bundle.")
+    add_arguments(parser)
+    parser.set_defaults(func=run_export_command)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``monai-synth``."""
     from monai_synth import __version__
@@ -91,6 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_inspect(subparsers)
     _add_datalist(subparsers)
     _add_evaluate(subparsers)
+    _add_export(subparsers)
     from monai_synth.comparison.commands import add_comparison_commands
 
     add_comparison_commands(subparsers)

@@ -1,0 +1,66 @@
+"""Tiny training runs of the three bundles through their train.json (one iteration, 16 px), for export tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from monai.bundle import run
+from PIL import Image
+
+REPO = Path(__file__).resolve().parents[2]
+BUNDLES = REPO / "bundles"
+SCHEMA = REPO / ".." / "shared" / "reference" / "meta_schema_20240725.json"
+
+MEDFUSION = {
+    "image_size": 16, "phantom_count": 8, "batch_size": 4, "autoencoder_batch_size": 4, "autoencoder_epochs": 1,
+    "diffusion_epochs": 1, "adversarial_start_epoch": 0, "precision": "fp32", "autoencoder_precision": "fp32",
+    "autoencoder#channels": [8, 16], "autoencoder#norm_num_groups": 8, "autoencoder#latent_channels": 2,
+    "discriminator#channels": 8, "unet#channels": [16, 32], "unet#attention_levels": [False, True],
+    "unet#norm_num_groups": 8, "unet#num_head_channels": 8, "noise_schedule#num_steps": 20, "sample#steps": 2,
+    "sample#per_class": 2, "checkpoint_every": 1, "log_every": 1, "device": "cpu", "evaluation#interval": 0,
+}  # fmt: skip
+MED_CDIFF = {
+    "image_size": 16, "phantom_count": 4, "batch_size": 4, "epochs": 1, "precision": "fp32", "channels_last": False,
+    "device": "cpu", "factors": [2.0], "networks#diffusion#channels": [8, 16],
+    "networks#diffusion#attention_levels": [False, False], "networks#diffusion#norm_num_groups": 8,
+    "networks#diffusion#num_head_channels": 8, "networks#pix2pix#generator#features": 4,
+    "networks#pix2pix#generator#depth": 3, "networks#pix2pix#discriminator#channels": 4,
+    "networks#pix2pix#discriminator#num_layers_d": 1, "noise_schedule#num_steps": 20, "sample#steps": 2,
+    "report_images": 1, "checkpoint_every": 1, "log_every": 1,
+}  # fmt: skip
+STYLEGAN2 = {
+    "image_size": 16, "channel_base": 128, "channel_max": 16, "z_dim": 8, "w_dim": 8, "mapping_layers": 1,
+    "batch_size": 4, "phantom_count": 4, "epochs": 1, "device": "cpu", "log_every": 1, "evaluation#interval": 0,
+}  # fmt: skip
+
+
+def train_medfusion(out: Path) -> Path:
+    run(config_file=str(BUNDLES / "medfusion" / "train.json"), output_dir=str(out), **MEDFUSION)
+    return out
+
+
+def train_med_cdiff(out: Path, model: str) -> Path:
+    run(config_file=str(BUNDLES / "med_cdiff" / "train.json"), output_dir=str(out), model=model, **MED_CDIFF)
+    return out
+
+
+def train_stylegan2(out: Path) -> Path:
+    run(config_file=str(BUNDLES / "stylegan2_ada" / "train.json"), output_dir=str(out), **STYLEGAN2)
+    return out
+
+
+def phantom_pngs(folder: Path, count: int = 2, size: int = 32) -> Path:
+    """``count`` 8-bit phantom radiographs as PNG files (input for restoration)."""
+    from monai_synth.data.phantom import make_phantom
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(count):
+        image = make_phantom(seed=i, size=size)["image"][0]
+        Image.fromarray((np.clip(image, 0, 1) * 255).round().astype(np.uint8)).save(folder / f"case{i}.png")
+    return folder
+
+
+def pixels(folder: Path, pattern: str = "*.png") -> dict[str, np.ndarray]:
+    """The images of a folder by name."""
+    return {p.name: np.asarray(Image.open(p)) for p in sorted(folder.rglob(pattern))}
