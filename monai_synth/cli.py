@@ -8,6 +8,7 @@ Subcommands:
   options as ``build_datalist``) and write it as a JSON list that bundles and ``build_datalist`` read back.
 - ``evaluate --real PATH --fake PATH --out DIR ...``: score synthetic images (``monai_synth.metrics.evaluate``).
 - ``compare`` / ``ablate-stylegan2``: models trained at equal compute, one table (``monai_synth.comparison``).
+- ``pacs echo|find|pull|push``: talk to a PACS (``monai_synth.deploy.pacs``).
 """
 
 from __future__ import annotations
@@ -74,6 +75,12 @@ def _add_evaluate(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=_run_evaluate)
 
 
+def _add_pacs(subparsers: argparse._SubParsersAction) -> None:
+    from monai_synth.deploy.pacs.commands import add_pacs_commands
+
+    add_pacs_commands(subparsers)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``monai-synth``."""
     parser = argparse.ArgumentParser(prog="monai-synth", description="Generative models for 2D medical images.")
@@ -86,6 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     from monai_synth.comparison.commands import add_comparison_commands
 
     add_comparison_commands(subparsers)
+    _add_pacs(subparsers)
     return parser
 
 

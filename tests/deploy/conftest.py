@@ -1,0 +1,44 @@
+"""Fixtures of the deploy tests: a private Orthanc, the real CT series, a PACS config."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from orthanc_server import ORTHANC_AET, OUR_AET, Orthanc, orthanc_binary, start_orthanc
+
+CT_SERIES = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "dicom" / "ct_abdomen_18"
+
+
+@pytest.fixture(scope="session")
+def orthanc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Orthanc]:
+    """A running private Orthanc (skipped only outside CI when the binary is absent)."""
+    if orthanc_binary() is None:
+        if os.environ.get("CI"):
+            pytest.fail("Orthanc is not installed but CI is set: run .ci/install-pacs.sh")
+        pytest.skip("Orthanc is not installed (apt-get install -y orthanc)")
+    server = start_orthanc(tmp_path_factory.mktemp("orthanc"))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture()
+def pacs(orthanc: Orthanc):  # noqa: ANN201 - PacsConfig
+    """A PacsConfig for the (emptied) test Orthanc."""
+    from monai_synth.deploy.pacs import PacsConfig
+
+    orthanc.delete_all()
+    return PacsConfig(port=orthanc.dicom_port, called_aet=ORTHANC_AET, calling_aet=OUR_AET, timeout=20)
+
+
+@pytest.fixture(scope="session")
+def ct_series() -> Path:
+    """The real 18-slice CT series (read-only), or skip."""
+    if not CT_SERIES.is_dir():
+        pytest.skip(f"real data not found: {CT_SERIES}")
+    return CT_SERIES.resolve()
