@@ -593,7 +593,9 @@ def read_dicom_frame(path: str | os.PathLike, frame: int = 0) -> tuple[np.ndarra
     try:
         arr, ds = _decode(path, int(frame))
     except Exception as err:  # pydicom and its decoders raise many types
-        raise DataError(f"cannot read DICOM pixel data of frame {frame} ({type(err).__name__}: {err})", path) from err
+        from monai_synth.data.dicom_codecs import decode_problem
+
+        raise DataError(f"cannot read DICOM pixel data of frame {frame}: {decode_problem(path, err)}", path) from err
     if int(ds.get("SamplesPerPixel", 1) or 1) > 1:
         return np.moveaxis(arr, -1, 0).astype(np.float32), dicom_meta(ds, frame)
     lut = _lut_dataset(ds, frame)
