@@ -7,6 +7,7 @@ Subcommands:
 - ``datalist SOURCE --out FILE.json``: build a datalist once (any source kind, with the same selection
   options as ``build_datalist``) and write it as a JSON list that bundles and ``build_datalist`` read back.
 - ``evaluate --real PATH --fake PATH --out DIR ...``: score synthetic images (``monai_synth.metrics.evaluate``).
+- ``export RUN_DIR OUT_DIR``: a finished training run as a MONAI bundle in model-zoo layout (``monai_synth.export``).
 - ``compare`` / ``ablate-stylegan2``: models trained at equal compute, one table (``monai_synth.comparison``).
 - ``pacs echo|find|pull|push``: talk to a PACS (``monai_synth.deploy.pacs``).
 """
@@ -81,6 +82,15 @@ def _add_pacs(subparsers: argparse._SubParsersAction) -> None:
     add_pacs_commands(subparsers)
 
 
+def _add_export(subparsers: argparse._SubParsersAction) -> None:
+    from monai_synth.export.command import add_arguments, run_export_command
+
+    parser = subparsers.add_parser("export", help="export a finished training run as a MONAI bundle",
+                                   description="Export a finished training run as a self-contained MONAI bundle.")
+    add_arguments(parser)
+    parser.set_defaults(func=run_export_command)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``monai-synth``."""
     parser = argparse.ArgumentParser(prog="monai-synth", description="Generative models for 2D medical images.")
@@ -90,6 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_inspect(subparsers)
     _add_datalist(subparsers)
     _add_evaluate(subparsers)
+    _add_export(subparsers)
     from monai_synth.comparison.commands import add_comparison_commands
 
     add_comparison_commands(subparsers)

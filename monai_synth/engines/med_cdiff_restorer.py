@@ -23,6 +23,7 @@ __all__ = [
     "MODELS",
     "SAMPLERS",
     "build_diffusion_unet",
+    "diffusion_unet_kwargs",
     "build_generator",
     "build_discriminator",
     "check_model_task",
@@ -43,20 +44,25 @@ def check_model_task(model: str, task: str) -> None:
         raise ValueError(f"model 'srgan' is a super-resolution baseline: it needs task 'sr', got task {task!r}")
 
 
-def build_diffusion_unet(args: dict, channels: int, cond_channels: int) -> DiffusionModelUNet:
-    """MONAI's ``DiffusionModelUNet`` (group norm) on ``cat(x_t, condition)``, predicting the noise of ``x_t``."""
+def diffusion_unet_kwargs(args: dict, channels: int, cond_channels: int) -> dict[str, Any]:
+    """Keyword arguments of MONAI's ``DiffusionModelUNet`` on ``cat(x_t, condition)``, predicting the noise."""
     levels = len(args["channels"])
-    return DiffusionModelUNet(
-        spatial_dims=2,
-        in_channels=channels + cond_channels,
-        out_channels=channels,
-        channels=tuple(args["channels"]),
-        attention_levels=tuple(args.get("attention_levels", (False,) * levels)),
-        num_res_blocks=args.get("num_res_blocks", 1),
-        norm_num_groups=args.get("norm_num_groups", 32),
-        num_head_channels=args.get("num_head_channels", 32),
-        resblock_updown=args.get("resblock_updown", False),
-    )
+    return {
+        "spatial_dims": 2,
+        "in_channels": channels + cond_channels,
+        "out_channels": channels,
+        "channels": list(args["channels"]),
+        "attention_levels": list(args.get("attention_levels", (False,) * levels)),
+        "num_res_blocks": args.get("num_res_blocks", 1),
+        "norm_num_groups": args.get("norm_num_groups", 32),
+        "num_head_channels": args.get("num_head_channels", 32),
+        "resblock_updown": args.get("resblock_updown", False),
+    }
+
+
+def build_diffusion_unet(args: dict, channels: int, cond_channels: int) -> DiffusionModelUNet:
+    """MONAI's ``DiffusionModelUNet`` (group norm) on ``cat(x_t, condition)`` (see :func:`diffusion_unet_kwargs`)."""
+    return DiffusionModelUNet(**diffusion_unet_kwargs(args, channels, cond_channels))
 
 
 def build_generator(model: str, args: dict, channels: int, cond_channels: int) -> nn.Module:
@@ -217,24 +223,54 @@ class InterpolationRestorer:
 
 
 def load_restorer(checkpoint_dir: str | Path, model: str = "diffusion", device: str | torch.device = "cpu",
-                  sampler: str = "dpmpp_2m", steps: int = 50, eta: float = 0.0, strength: float = 1.0) -> Restorer:
-    """Rebuild a trained restorer from ``checkpoint_dir/<model>/final.pt``.
+                  sampler: str = "dpmpp_2m", steps: int = 50, eta: float = 0.0, strength: float = 1.0,
+                  net: nn.Module | None = None) -> Restorer:
+    """Rebuild a trained restorer from ``checkpoint_dir/<model>/final.pt``, or from an exported bundle folder.
+
+    Args:
+        checkpoint_dir: the ``output_dir`` of ``train.json``, or a bundle written by ``monai-synth export``.
+        model: "diffusion", "pix2pix" or "srgan" (a bundle holds one: it must be that one).
+        net: a network to load the weights into (e.g. built by a bundle's ``network_def``); None: built from
+            the stored settings.
 
     Raises:
         FileNotFoundError: naming the missing ``final.pt``.
-        ValueError: on an unknown model or sampler.
+        ValueError: on an unknown model or sampler, or a bundle holding another model.
     """
     from monai_synth.diffusion import make_schedule
 
     if model not in MODELS:
         raise ValueError(f"model must be one of {MODELS}, got {model!r}")
-    path = Path(checkpoint_dir) / model / "final.pt"
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no trained {model} model here; run bundles/med_cdiff/train.json with model={model}")
     device = torch.device(device)
-    state = load_state(path, device)
+    state, path = _restorer_state(Path(checkpoint_dir), model, device)
     cond_ch = make_degradation(state["task"], state.get("degradation", {})).condition_channels(state["channels"])
-    net = build_generator(model, state["network_args"], int(state["channels"]), cond_ch).to(device)
+    if net is None:
+        net = build_generator(model, state["network_args"], int(state["channels"]), cond_ch)
+    net = net.to(device)
     net.load_state_dict(state.get("network_ema", state["network"]))
     schedule = make_schedule(**state["schedule_args"]).to(device) if model == "diffusion" else None
     return Restorer(net, state, sha256_of(path), schedule, sampler, steps, eta, device, strength=strength)
+
+
+def _restorer_state(ckdir: Path, model: str, device: torch.device) -> tuple[dict[str, Any], Path]:
+    """The ``final.pt`` contents (settings and weights) and its file, from a run folder or an exported bundle."""
+    from monai_synth.io.model_bundle import (
+        bundle_weights_path,
+        is_exported_bundle,
+        read_bundle_settings,
+        read_bundle_weights,
+    )
+
+    if is_exported_bundle(ckdir):
+        settings = read_bundle_settings(ckdir)
+        if settings["kind"] != "med_cdiff" or settings.get("model") != model:
+            held = f"{settings['kind']} {settings.get('model', '')}".strip()
+            raise ValueError(f"{ckdir}: the bundle holds a {held} model, not a Med-cDiff {model} model "
+                             f"(pass model={settings.get('model')!r} for a Med-cDiff bundle)")
+        state = {k: v for k, v in settings.items() if k != "kind"}
+        state["network"] = read_bundle_weights(ckdir, "model", device)
+        return state, bundle_weights_path(ckdir)
+    path = ckdir / model / "final.pt"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no trained {model} model here; run bundles/med_cdiff/train.json with model={model}")
+    return load_state(path, device), path

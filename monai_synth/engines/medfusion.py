@@ -32,21 +32,26 @@ from monai_synth.networks.medfusion_vae import LatentImageAutoencoder
 logger = logging.getLogger("monai_synth")
 
 
-def build_unet(args: dict, latent_channels: int, num_classes: int) -> DiffusionModelUNet:
-    """MONAI's DiffusionModelUNet on the latents, with one extra class embedding for 'no label'."""
+def unet_kwargs(args: dict, latent_channels: int, num_classes: int) -> dict[str, Any]:
+    """Keyword arguments of MONAI's DiffusionModelUNet on the latents, with one extra class embedding for 'no label'."""
     levels = len(args["channels"])
-    return DiffusionModelUNet(
-        spatial_dims=2,
-        in_channels=latent_channels,
-        out_channels=latent_channels,
-        channels=tuple(args["channels"]),
-        attention_levels=tuple(args.get("attention_levels", (False,) * levels)),
-        num_res_blocks=args.get("num_res_blocks", 1),
-        norm_num_groups=args.get("norm_num_groups", 32),
-        num_head_channels=args.get("num_head_channels", 32),
-        resblock_updown=args.get("resblock_updown", False),
-        num_class_embeds=num_classes + 1,
-    )
+    return {
+        "spatial_dims": 2,
+        "in_channels": latent_channels,
+        "out_channels": latent_channels,
+        "channels": list(args["channels"]),
+        "attention_levels": list(args.get("attention_levels", (False,) * levels)),
+        "num_res_blocks": args.get("num_res_blocks", 1),
+        "norm_num_groups": args.get("norm_num_groups", 32),
+        "num_head_channels": args.get("num_head_channels", 32),
+        "resblock_updown": args.get("resblock_updown", False),
+        "num_class_embeds": num_classes + 1,
+    }
+
+
+def build_unet(args: dict, latent_channels: int, num_classes: int) -> DiffusionModelUNet:
+    """MONAI's DiffusionModelUNet on the latents (see :func:`unet_kwargs`)."""
+    return DiffusionModelUNet(**unet_kwargs(args, latent_channels, num_classes))
 
 
 def build_schedule(args: dict):
@@ -346,24 +351,30 @@ def _rate(phase: TrainingPhase, global_batch: int) -> float:
     return round(done * global_batch / phase.seconds, 2) if phase.seconds > 0 else 0.0
 
 
-def load_medfusion(checkpoint_dir: str | Path, device: str | torch.device = "cpu") -> dict[str, Any]:
-    """Rebuild the trained VAE and EMA UNet from a training output folder.
+def load_medfusion(checkpoint_dir: str | Path, device: str | torch.device = "cpu", unet: nn.Module | None = None,
+                   vae: nn.Module | None = None) -> dict[str, Any]:
+    """Rebuild the trained VAE and EMA UNet from a training output folder or an exported bundle folder.
+
+    Args:
+        checkpoint_dir: the ``output_dir`` of ``train.json``, or a bundle written by ``monai-synth export``.
+        device: where to put the networks.
+        unet / vae: networks to load the weights into (e.g. built by a bundle's ``network_def``); None: built
+            from the stored settings.
 
     Returns a dict with ``vae``, ``unet``, ``schedule`` and the sampling settings stored at training time
-    (``latent_scale``, ``latent_shape``, ``null_label``, ``prediction``...), plus ``checkpoint_sha256``.
+    (``latent_scale``, ``latent_shape``, ``null_label``, ``prediction``...), plus ``checkpoint_sha256`` and
+    ``autoencoder_sha256`` (of ``final.pt`` files, or of the bundle's ``models/*.pt``).
     """
     from monai_synth.engines.checkpoint import sha256_of
 
-    ckdir = Path(checkpoint_dir)
-    ae_path, dm_path = ckdir / "autoencoder" / "final.pt", ckdir / "diffusion" / "final.pt"
-    for p in (ae_path, dm_path):
-        if not p.exists():
-            raise FileNotFoundError(f"{p}: no trained model here; run bundles/medfusion/train.json first")
     device = torch.device(device)
-    ae_state, dm_state = load_state(ae_path, device), load_state(dm_path, device)
-    vae = LatentImageAutoencoder(**ae_state["autoencoder_args"]).to(device)
+    ae_state, dm_state, ae_path, dm_path = _medfusion_states(Path(checkpoint_dir), device)
+    vae = vae if vae is not None else LatentImageAutoencoder(**ae_state["autoencoder_args"])
+    vae = vae.to(device)
     vae.load_state_dict(ae_state["autoencoder"])
-    unet = build_unet(dm_state["unet_args"], vae.latent_channels, dm_state["num_classes"]).to(device)
+    if unet is None:
+        unet = build_unet(dm_state["unet_args"], vae.latent_channels, dm_state["num_classes"])
+    unet = unet.to(device)
     unet.load_state_dict(dm_state.get("unet_ema", dm_state["unet"]))
     info = {k: v for k, v in dm_state.items() if k not in ("unet", "unet_ema", "history")}
     info.update(
@@ -374,6 +385,31 @@ def load_medfusion(checkpoint_dir: str | Path, device: str | torch.device = "cpu
         autoencoder_sha256=sha256_of(ae_path),
     )
     return info
+
+
+def _medfusion_states(ckdir: Path, device: torch.device) -> tuple[dict, dict, Path, Path]:
+    """(autoencoder state, diffusion state, their files) of a run folder or of an exported bundle."""
+    from monai_synth.io.model_bundle import (
+        bundle_weights_path,
+        is_exported_bundle,
+        read_bundle_settings,
+        read_bundle_weights,
+    )
+
+    if is_exported_bundle(ckdir):
+        settings = read_bundle_settings(ckdir)
+        if settings["kind"] != "medfusion":
+            raise ValueError(f"{ckdir}: the bundle holds a {settings['kind']} model, not a Medfusion model")
+        ae_state = {"autoencoder_args": settings["autoencoder_args"],
+                    "autoencoder": read_bundle_weights(ckdir, "autoencoder", device)}
+        dm_state = {k: v for k, v in settings.items() if k not in ("kind", "autoencoder_args")}
+        dm_state["unet"] = read_bundle_weights(ckdir, "model", device)
+        return ae_state, dm_state, bundle_weights_path(ckdir, "autoencoder"), bundle_weights_path(ckdir)
+    ae_path, dm_path = ckdir / "autoencoder" / "final.pt", ckdir / "diffusion" / "final.pt"
+    for p in (ae_path, dm_path):
+        if not p.exists():
+            raise FileNotFoundError(f"{p}: no trained model here; run bundles/medfusion/train.json first")
+    return load_state(ae_path, device), load_state(dm_path, device), ae_path, dm_path
 
 
 def save_json_atomic(obj: Any, path: Path) -> None:

@@ -41,17 +41,22 @@ def sample_to_folder(
     precision: str = "fp32",
     modality: str = "OT",
     progress: bool = True,
+    model: dict[str, Any] | None = None,
 ) -> list[Path]:
     """Generate ``num_samples`` images of ``class_label`` into ``output_dir`` (PNG, NIfTI or DICOM).
 
     Image ``k`` starts from noise seeded ``seed + k``, so the same seed gives the same images whatever the
     batch size. Each file gets a manifest line (``manifest.jsonl``) marking it synthetic with the model,
     checkpoint hash, seed, class, sampler, steps and guidance scale.
+
+    ``checkpoint_dir`` is a training run folder or an exported bundle folder (``monai-synth export``); ``model``
+    is an already loaded model (what :func:`~monai_synth.engines.medfusion.load_medfusion` returns), used
+    instead of loading ``checkpoint_dir``.
     """
     from monai_synth.io import ManifestWriter, SyntheticStudy, save_generated
 
     dev = torch.device(device if (device != "cuda" or torch.cuda.is_available()) else "cpu")
-    model = load_medfusion(checkpoint_dir, dev)
+    model = model if model is not None else load_medfusion(checkpoint_dir, dev)
     n_cls = int(model["num_classes"])
     if not 0 <= int(class_label) < n_cls:
         raise ValueError(f"class_label must be in 0..{n_cls - 1} for the model in {checkpoint_dir}, got {class_label}")

@@ -594,6 +594,8 @@ class StyleGAN2SampleWriter:
         device: where to run the generator.
         window: (level, width) of the training intensity window, to write native units (e.g. HU), or None.
         modality: DICOM modality of the outputs.
+        generator: a generator to load the weights into (e.g. built by a bundle's ``network_def``); None: built
+            from the checkpoint's settings. ``checkpoint_dir`` may also be an exported bundle folder.
     """
 
     def __init__(
@@ -609,8 +611,9 @@ class StyleGAN2SampleWriter:
         device: str | torch.device = "cpu",
         window: Sequence[float] | None = None,
         modality: str = "OT",
+        generator: StyleGAN2Generator | None = None,
     ) -> None:
-        self.checkpoint_dir = checkpoint_dir
+        self.checkpoint_dir, self.generator = checkpoint_dir, generator
         self.output_dir = Path(output_dir)
         self.num_samples, self.class_label, self.truncation_psi = int(num_samples), class_label, truncation_psi
         self.fmt, self.seed, self.batch_size, self.device = fmt, int(seed), max(1, int(batch_size)), device
@@ -633,7 +636,7 @@ class StyleGAN2SampleWriter:
         """Generate and write the samples; return the written paths."""
         from monai_synth.io import ManifestWriter, save_generated, sha256_file
 
-        generator, checkpoint = load_stylegan2_generator(self.checkpoint_dir, self.device)
+        generator, checkpoint = load_stylegan2_generator(self.checkpoint_dir, self.device, generator=self.generator)
         digest = sha256_file(checkpoint)
         paths: list[Path] = []
         with ManifestWriter(self.output_dir) as manifest:

@@ -89,8 +89,8 @@ class Pix2PixGenerator(nn.Module):
         """Restore a condition ``(B, C_cond, H, W)`` to ``(B, C, H, W)``."""
         step = 2**self.depth
         if x.shape[-1] % step or x.shape[-2] % step:
-            raise ValueError(f"input size {tuple(x.shape[-2:])} must be divisible by 2**depth = {step}")
-        skips = []
+            raise ValueError(f"input size {x.shape[-2]} x {x.shape[-1]} must be divisible by 2**depth = {step}")
+        skips: list[Tensor] = []  # typed, so that the network compiles with torch.jit.script
         for block in self.down:
             x = block(x)
             skips.append(x)

@@ -60,22 +60,42 @@ def read_stylegan2_checkpoint(path: str | os.PathLike) -> tuple[Path, dict[str, 
 
 
 def load_stylegan2_generator(
-    path: str | os.PathLike, device: str | torch.device = "cpu", ema: bool = True
+    path: str | os.PathLike, device: str | torch.device = "cpu", ema: bool = True,
+    generator: StyleGAN2Generator | None = None,
 ) -> tuple[StyleGAN2Generator, Path]:
-    """Rebuild the generator stored in a training checkpoint (file or folder); returns it in eval mode.
+    """Rebuild the generator stored in a training checkpoint (file or folder) or an exported bundle folder.
 
     Args:
-        path: checkpoint file, or a folder whose latest checkpoint is used.
+        path: checkpoint file, a folder whose latest checkpoint is used, or a bundle written by
+            ``monai-synth export`` (its ``models/model.pt`` holds the EMA generator).
         device: where to put the network.
         ema: load the EMA weights (what samples should use) rather than the raw generator.
+        generator: a generator to load the weights into (e.g. built by a bundle's ``network_def``); None:
+            built from the stored ``generator_config``.
+
+    Returns:
+        The generator in eval mode and the file its weights came from.
     """
-    path, state = read_stylegan2_checkpoint(path)
-    if "generator_config" not in state:
-        raise ValueError(f"{path}: no 'generator_config' entry; not a StyleGAN2 training checkpoint.")
-    generator = StyleGAN2Generator(**state["generator_config"])
-    key = "generator_ema" if ema and "generator_ema" in state else "generator"
-    generator.load_state_dict(state[key])
-    return generator.to(device).eval().requires_grad_(False), path
+    from monai_synth.io.model_bundle import (
+        bundle_weights_path,
+        is_exported_bundle,
+        read_bundle_settings,
+        read_bundle_weights,
+    )
+
+    if is_exported_bundle(path):
+        settings = read_bundle_settings(path)
+        if settings["kind"] != "stylegan2_ada":
+            raise ValueError(f"{path}: the bundle holds a {settings['kind']} model, not a StyleGAN2 generator")
+        config, weights, path = settings["generator_config"], read_bundle_weights(path), bundle_weights_path(path)
+    else:
+        path, state = read_stylegan2_checkpoint(path)
+        if "generator_config" not in state:
+            raise ValueError(f"{path}: no 'generator_config' entry; not a StyleGAN2 training checkpoint.")
+        config, weights = state["generator_config"], state["generator_ema" if ema and "generator_ema" in state else "generator"]
+    generator = generator if generator is not None else StyleGAN2Generator(**config)
+    generator.load_state_dict(weights)
+    return generator.to(device).eval().requires_grad_(False), Path(path)
 
 
 @dataclass

@@ -1,0 +1,100 @@
+"""``configs/inference.json`` of an exported bundle: network definitions, user settings, and a pipeline object.
+
+The ids MONAI's inference workflow requires (``monai.bundle.properties.InferProperties``) are all there:
+``bundle_root``, ``device``, ``dataset_dir``, ``dataset``, ``evaluator`` (the pipeline object, built by
+``_target_``), ``network_def`` and ``inferer``. The user settings and their defaults are those of the run-folder
+configs they mirror (``bundles/medfusion/sample.json``, ``bundles/med_cdiff/infer.json``,
+``bundles/stylegan2_ada/sample.json``; a test keeps them equal). ``model_settings`` is plain data that the Python
+loaders read (:mod:`monai_synth.io.model_bundle`); the config's expressions do not use it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from monai_synth.export.network_defs import network_definitions
+from monai_synth.export.run_folder import TrainedRun
+from monai_synth.io.model_bundle import SETTINGS_KEY
+
+__all__ = ["USER_DEFAULTS", "inference_config"]
+
+DEVICE = "$'cuda' if torch.cuda.is_available() else 'cpu'"
+# the settings a user passes on the command line, with the defaults of the run-folder configs
+USER_DEFAULTS: dict[str, dict[str, Any]] = {
+    "medfusion": {"output_dir": "samples", "num_samples": 16, "class_label": 0, "sampler": "ddim", "steps": 150,
+                  "eta": 1.0, "guidance_scale": 2.0, "seed": 0, "format": "png", "modality": "OT", "batch_size": 16,
+                  "precision": "fp32"},
+    "stylegan2_ada": {"output_dir": "samples", "num_samples": 16, "class_label": None, "truncation_psi": 1.0,
+                      "format": "png", "seed": 0, "batch_size": 16, "window": None, "modality": "OT"},
+    "med_cdiff": {"input": "", "output_dir": "restored", "format": None, "sampler": "ddim", "steps": 50, "eta": 1.0,
+                  "strength": 0.35, "seed": 0, "simulate": False, "setting": None, "factor": None, "mask": None,
+                  "batch_size": 8, "axis": 2, "modality": None, "series_description": None, "progress": True},
+}
+_GENERATION_REQUESTS = ("$[{'class_label': @class_label if @class_label is not None else i % max(1, @num_classes), "
+                        "'seed': @seed + i} for i in range(@num_samples)]")
+
+
+def inference_config(run: TrainedRun) -> dict[str, Any]:
+    """The whole ``configs/inference.json`` of ``run``'s bundle."""
+    check_plain_strings(run.settings)
+    imports = ["$import torch", "$import monai", "$import monai_synth.export.locate"]
+    if run.kind == "med_cdiff":
+        imports.append("$import monai_synth.data")
+    config: dict[str, Any] = {
+        "imports": imports,
+        "bundle_root": "$monai_synth.export.locate.running_bundle_root()",
+        "device": DEVICE,
+        **USER_DEFAULTS[run.kind],
+        **_data_entries(run),
+    }
+    for key, definition in network_definitions(run).items():
+        config[key] = definition
+        config[key.removesuffix("_def")] = f"$@{key}.to(@device)"
+    config["inferer"] = {"_target_": "monai.inferers.SimpleInferer"}
+    config["evaluator"] = _pipeline(run)
+    config["run"] = ["$@evaluator.run()"]
+    config[SETTINGS_KEY] = run.settings
+    return config
+
+
+def _data_entries(run: TrainedRun) -> dict[str, Any]:
+    """``dataset_dir`` and ``dataset``: the input images (Med-cDiff), or the generation requests (class, seed)."""
+    if run.kind == "med_cdiff":
+        datalist = ("$monai.data.Dataset(monai_synth.data.build_datalist(@dataset_dir, split=None, axis=@axis, "
+                    "skip_empty=False) if @dataset_dir else [])")
+        return {"dataset_dir": "@input", "dataset": datalist}
+    num_classes = run.settings.get("num_classes", run.settings.get("generator_config", {}).get("num_classes", 0))
+    return {"num_classes": int(num_classes), "dataset_dir": None,
+            "dataset": {"_target_": "monai.data.Dataset", "data": _GENERATION_REQUESTS}}
+
+
+def _pipeline(run: TrainedRun) -> dict[str, Any]:
+    """The ``evaluator``: a pipeline object of :mod:`monai_synth.export.pipelines` wired to the user settings."""
+    keys = [k for k in USER_DEFAULTS[run.kind] if k not in ("output_dir", "input")]
+    refs = {k: f"@{k}" for k in keys}
+    common = {"bundle_root": "@bundle_root", "output_dir": "@output_dir", "network": "@network", "device": "@device"}
+    if run.kind == "medfusion":
+        return {"_target_": "monai_synth.export.pipelines.MedfusionBundleSampler", **common,
+                "autoencoder": "@autoencoder", **refs}
+    if run.kind == "stylegan2_ada":
+        refs["fmt"] = refs.pop("format")
+        return {"_target_": "monai_synth.export.pipelines.StyleGAN2BundleSampler", **common, **refs}
+    return {"_target_": "monai_synth.export.pipelines.MedCDiffBundleRestorer", **common, "input": "@input",
+            "model": run.settings["model"], **refs}
+
+
+def check_plain_strings(value: Any, where: str = SETTINGS_KEY) -> None:
+    """Refuse a settings string that MONAI's config parser would read as an expression or a reference.
+
+    Raises:
+        ValueError: naming the entry (e.g. a class name starting with ``$``, ``@`` or ``%``).
+    """
+    if isinstance(value, dict):
+        for k, v in value.items():
+            check_plain_strings(v, f"{where}#{k}")
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            check_plain_strings(v, f"{where}#{i}")
+    elif isinstance(value, str) and value[:1] in ("$", "@", "%"):
+        raise ValueError(f"{where}: {value!r} starts with {value[0]!r}, which MONAI configs read as code; "
+                         "rename it in the training data")
