@@ -42,3 +42,23 @@ def ct_series() -> Path:
     if not CT_SERIES.is_dir():
         pytest.skip(f"real data not found: {CT_SERIES}")
     return CT_SERIES.resolve()
+
+
+TINY_DIFFUSION = {"channels": [8, 16], "attention_levels": [False, False], "norm_num_groups": 8, "num_head_channels": 8}
+
+
+@pytest.fixture(scope="session")
+def restore_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An exported Med-cDiff bundle (tiny diffusion model, denoising, 16 px, trained for 1 epoch on the phantom)."""
+    from monai_synth.engines.image_tensors import load_image_tensors
+    from monai_synth.engines.med_cdiff import MedCDiffWorkflow
+    from monai_synth.export import export_run
+
+    root = tmp_path_factory.mktemp("med_cdiff")
+    workflow = MedCDiffWorkflow(
+        output_dir=str(root / "run"), task="denoise", model="diffusion", image_size=16, phantom_count=4,
+        batch_size=4, epochs=1, network_args=TINY_DIFFUSION, schedule_args={"num_steps": 20},
+        sample={"steps": 2}, checkpoint_every=1, log_every=1, learning_rate=1e-3, report_images=2,
+    )
+    workflow.train(load_image_tensors(None, 16, phantom_count=4))
+    return export_run(root / "run", root / "bundle")
