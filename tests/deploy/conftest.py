@@ -62,3 +62,28 @@ def restore_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     workflow.train(load_image_tensors(None, 16, phantom_count=4))
     return export_run(root / "run", root / "bundle")
+
+
+@pytest.fixture(scope="session")
+def synth_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An exported StyleGAN2-ADA bundle (tiny nets, 2 classes, 16 px, one epoch on 8 random images)."""
+    import torch
+
+    from monai_synth.augment import AdaptiveAugmentPipeline, AdaptiveAugmentProbability
+    from monai_synth.engines.stylegan2 import StyleGAN2Step, StyleGAN2Trainer
+    from monai_synth.export import export_run
+    from monai_synth.networks.stylegan2 import StyleGAN2Discriminator, StyleGAN2Generator
+
+    root = tmp_path_factory.mktemp("stylegan2")
+    torch.manual_seed(0)
+    data = [{"image": torch.rand(1, 16, 16) * 2 - 1, "label": i % 2} for i in range(8)]
+    loader = torch.utils.data.DataLoader(data, batch_size=4, drop_last=True)
+    tiny = {"channel_base": 128, "channel_max": 16, "mapping_layers": 1}
+    g = StyleGAN2Generator(16, 1, 2, z_dim=8, w_dim=8, **tiny)
+    d = StyleGAN2Discriminator(16, 1, 2, **tiny)
+    augment = AdaptiveAugmentPipeline(p=0.1)
+    step = StyleGAN2Step(g, d, augment, AdaptiveAugmentProbability(augment, interval_images=4, speed_kimg=0.1),
+                         r1_interval=2, pl_weight=2.0, pl_interval=2, ema_kimg=0.01)
+    StyleGAN2Trainer(step, loader, root / "run", epochs=1, checkpoint_every=1, log_every=1, grid_rows=2,
+                     grid_columns=2).run()
+    return export_run(root / "run", root / "bundle")
