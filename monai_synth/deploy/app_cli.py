@@ -23,9 +23,11 @@ _KINDS = {"restore": ("med_cdiff",), "synthesize": ("medfusion", "stylegan2_ada"
 
 
 def _parser(app: str) -> argparse.ArgumentParser:
+    import importlib
+
     what = "DICOM study folder" if app == "restore" else "request JSON file"
     parser = argparse.ArgumentParser(prog=f"python -m monai_synth.deploy.{app}",
-                                     description=sys.modules[f"monai_synth.deploy.{app}"].__doc__)
+                                     description=importlib.import_module(f"monai_synth.deploy.{app}").__doc__)
     parser.add_argument("-i", "--input", required=True, help=what)
     parser.add_argument("-o", "--output", required=True, help="output folder")
     parser.add_argument("-m", "--model", required=True, help="exported bundle folder (monai-synth export)")

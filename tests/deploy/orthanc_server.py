@@ -53,6 +53,11 @@ class Orthanc:
         with urllib.request.urlopen(self.url + path, timeout=10) as answer:
             return json.loads(answer.read())
 
+    def raw(self, path: str) -> bytes:
+        """GET a REST resource as bytes (e.g. ``/instances/ID/content/0008-2111``: one tag's value)."""
+        with urllib.request.urlopen(self.url + path, timeout=10) as answer:
+            return answer.read()
+
     def delete_all(self) -> None:
         """Delete every patient (a clean PACS for the next test)."""
         for patient in self.rest("/patients"):
