@@ -116,7 +116,7 @@ def _run_plain(app: str, args: argparse.Namespace, bundle: Any, rules: Any) -> P
 
 
 def _run(app: str, args: argparse.Namespace) -> int:
-    from monai_synth.deploy.bundle import load_app_bundle
+    from monai_synth.deploy.bundle import RESTORE_TASKS, load_app_bundle
     from monai_synth.deploy.selection import load_rules
 
     _check_paths(app, args)
@@ -130,7 +130,7 @@ def _run(app: str, args: argparse.Namespace) -> int:
         from monai_synth.deploy.request import read_request
 
         read_request(args.input)  # a bad request fails before the model is loaded
-    bundle = load_app_bundle(args.model, _KINDS[app], device=args.device)
+    bundle = load_app_bundle(args.model, _KINDS[app], RESTORE_TASKS if app == "restore" else None, device=args.device)
     written = _run_sdk(app, args, bundle, rules) if use_sdk else _run_plain(app, args, bundle, rules)
     if written is None:
         raise RuntimeError("the application stopped before writing its output (see the log above)")

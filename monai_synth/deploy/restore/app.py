@@ -38,13 +38,14 @@ class RestoreApp(Application):
     options: dict[str, Any] | None = None
 
     def compose(self) -> None:
-        from monai_synth.deploy.bundle import load_app_bundle
+        from monai_synth.deploy.bundle import RESTORE_TASKS, load_app_bundle
         from monai_synth.deploy.selection import load_rules
 
         context = Application.init_app_context(self.argv)
         options = self.options or {"seed": int(os.environ.get("RESTORE_SEED", 0)),
                                    "device": os.environ.get("RESTORE_DEVICE", "cpu")}
-        bundle = self.bundle or load_app_bundle(context.model_path, ("med_cdiff",), device=options["device"])
+        bundle = self.bundle or load_app_bundle(context.model_path, ("med_cdiff",), RESTORE_TASKS,
+                                                device=options["device"])
         rules = self.rules or load_rules(os.environ.get("RESTORE_RULES"))
         loader = DICOMDataLoaderOperator(self, CountCondition(self, 1), input_folder=Path(context.input_path),
                                          name="dicom_loader")
