@@ -7,7 +7,6 @@ import shutil
 from pathlib import Path
 
 import pydicom
-
 from pydicom.uid import generate_uid
 
 from monai_synth.deploy.app_cli import main as app
