@@ -23,6 +23,8 @@ if [ ! -x "$DEPLOY_VENV/bin/python" ]; then
     python -m venv --system-site-packages "$DEPLOY_VENV"
 fi
 MONAI_VERSION="$(python -c 'import importlib.metadata as m; print(m.version("monai"))')"
-"$DEPLOY_VENV/bin/python" -m pip install --ignore-installed --no-deps "monai==$MONAI_VERSION"
+# filelock in the venv itself: Holoscan's wheel finishes its install from a .pth file at the next interpreter
+# start, before the main environment's packages are on sys.path
+"$DEPLOY_VENV/bin/python" -m pip install --ignore-installed --no-deps "monai==$MONAI_VERSION" filelock
 "$DEPLOY_VENV/bin/python" -m pip install "torch==2.13.0" -e ".[deploy]"
 echo "deploy environment: $DEPLOY_VENV (tests: MONAI_SYNTH_DEPLOY_PYTHON=$DEPLOY_VENV/bin/python)"
