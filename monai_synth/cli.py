@@ -12,6 +12,7 @@ Subcommands:
 - ``evaluate --real PATH --fake PATH --out DIR ...``: score synthetic images (``monai_synth.metrics.evaluate``).
 - ``export RUN_DIR OUT_DIR``: a finished training run as a MONAI bundle in model-zoo layout (``monai_synth.export``).
 - ``compare`` / ``ablate-stylegan2``: models trained at equal compute, one table (``monai_synth.comparison``).
+- ``pacs echo|find|pull|push``: talk to a PACS (``monai_synth.deploy.pacs``).
 """
 
 from __future__ import annotations
@@ -79,6 +80,12 @@ def _add_evaluate(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=_run_evaluate)
 
 
+def _add_pacs(subparsers: argparse._SubParsersAction) -> None:
+    from monai_synth.deploy.pacs.commands import add_pacs_commands
+
+    add_pacs_commands(subparsers)
+
+
 def _add_export(subparsers: argparse._SubParsersAction) -> None:
     from monai_synth.export.command import add_arguments, run_export_command
 
@@ -105,6 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
     from monai_synth.comparison.commands import add_comparison_commands
 
     add_comparison_commands(subparsers)
+    _add_pacs(subparsers)
     for command in subparsers.choices.values():  # every --help shows the defaults
         command.formatter_class = argparse.ArgumentDefaultsHelpFormatter
     return parser

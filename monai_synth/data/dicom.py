@@ -653,7 +653,9 @@ def read_dicom_frame(path: str | os.PathLike, frame: int = 0) -> tuple[np.ndarra
     try:
         arr, ds = _decode(path, int(frame))
     except Exception as err:  # pydicom and its decoders raise many types
-        raise DataError(f"cannot read DICOM pixel data of frame {frame} ({type(err).__name__}: {err})", path) from err
+        from monai_synth.data.dicom_codecs import decode_problem
+
+        raise DataError(f"cannot read DICOM pixel data of frame {frame}: {decode_problem(path, err)}", path) from err
     if str(ds.get("PhotometricInterpretation", "")) == "PALETTE COLOR":
         try:
             arr = apply_color_lut(arr, ds)  # indices -> RGB through the palette

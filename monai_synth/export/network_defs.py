@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from monai_synth.engines.med_cdiff.restorer import diffusion_unet_kwargs
-from monai_synth.engines.medfusion import unet_kwargs
+from monai_synth.engines.medfusion.workflow import unet_kwargs
 from monai_synth.export.run_folder import TrainedRun
 from monai_synth.transforms.degradation import make_degradation
 
