@@ -7,6 +7,7 @@ Subcommands:
 - ``datalist SOURCE --out FILE.json``: build a datalist once (any source kind, with the same selection
   options as ``build_datalist``) and write it as a JSON list that bundles and ``build_datalist`` read back.
 - ``evaluate --real PATH --fake PATH --out DIR ...``: score synthetic images (``monai_synth.metrics.evaluate``).
+- ``turing create|serve|report``: a visual Turing test (reader study) web app (``monai_synth.turing``).
 - ``compare`` / ``ablate-stylegan2``: models trained at equal compute, one table (``monai_synth.comparison``).
 """
 
@@ -74,6 +75,12 @@ def _add_evaluate(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=_run_evaluate)
 
 
+def _add_turing(subparsers: argparse._SubParsersAction) -> None:
+    from monai_synth.turing.commands import add_turing_command
+
+    add_turing_command(subparsers)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``monai-synth``."""
     parser = argparse.ArgumentParser(prog="monai-synth", description="Generative models for 2D medical images.")
@@ -83,6 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_inspect(subparsers)
     _add_datalist(subparsers)
     _add_evaluate(subparsers)
+    _add_turing(subparsers)
     from monai_synth.comparison.commands import add_comparison_commands
 
     add_comparison_commands(subparsers)
