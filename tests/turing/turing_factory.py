@@ -123,3 +123,50 @@ def current_trial(port: int, token: str) -> dict | None:
     return {"csrf": re.search(r'name="csrf" value="([0-9a-f]+)"', page).group(1),
             "trial": re.search(r'name="trial" value="([0-9a-f]+)"', page).group(1),
             "images": re.findall(r'/img/([0-9a-f]{32})\.png', page), "page": page}
+
+
+def expected_counts(study_key: dict, clicks: list[tuple[str, str, str]]) -> dict:
+    """Counts computed by hand from clicks ``(reader, trial, answer)``: per reader and pooled, "real" positive.
+
+    Returns:
+        ``{reader or "pooled": {"tp", "fp", "fn", "tn", "fooled": {model: (called real, shown)}}}``.
+    """
+    out: dict = {}
+    for reader, trial, answer in clicks:
+        model = study_key["trials"][trial]["model"]
+        for who in (reader, "pooled"):
+            block = out.setdefault(who, {"tp": 0, "fp": 0, "fn": 0, "tn": 0, "fooled": {}})
+            if model is None:
+                block["tp" if answer == "real" else "fn"] += 1
+            else:
+                block["fp" if answer == "real" else "tn"] += 1
+                called, shown = block["fooled"].get(model, (0, 0))
+                block["fooled"][model] = (called + (answer == "real"), shown + 1)
+    return out
+
+
+def clopper_pearson(k: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
+    """The exact interval from the beta quantiles (written out here, apart from the package)."""
+    from scipy.stats import beta
+
+    tail = (1 - confidence) / 2
+    low = 0.0 if k == 0 else float(beta.ppf(tail, k, n - k + 1))
+    high = 1.0 if k == n else float(beta.ppf(1 - tail, k + 1, n - k))
+    return low, high
+
+
+def check_rates(block: dict, counts: dict) -> None:
+    """Assert a report block's rates equal the hand counts' (values and exact intervals)."""
+    tp, fp, fn, tn = (counts[k] for k in ("tp", "fp", "fn", "tn"))
+    assert block["counts"] == {"tp": tp, "fp": fp, "fn": fn, "tn": tn}
+    for name, (k, n) in {"precision": (tp, tp + fp), "recall": (tp, tp + fn), "accuracy": (tp + tn, tp + fp + fn + tn),
+                         "fpr": (fp, fp + tn), "fnr": (fn, tp + fn)}.items():
+        got = block["rates"][name]
+        if n == 0:
+            assert got["value"] is None, name
+            continue
+        low, high = clopper_pearson(k, n)
+        assert (got["k"], got["n"]) == (k, n), name
+        assert abs(got["value"] - k / n) < 1e-12 and abs(got["low"] - low) < 1e-9 and abs(got["high"] - high) < 1e-9
+    for model, (called, shown) in counts["fooled"].items():
+        assert (block["fpr_by_model"][model]["k"], block["fpr_by_model"][model]["n"]) == (called, shown), model
