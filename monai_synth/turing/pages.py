@@ -18,8 +18,8 @@ body{font-family:system-ui,sans-serif;background:#111;color:#eee;margin:0;paddin
 header{display:flex;gap:1rem;justify-content:center;align-items:center;margin-bottom:.8rem}
 progress{width:18rem}
 .images{display:flex;gap:1rem;justify-content:center}
-.images img{width:min(70vh,42vw);height:auto;image-rendering:auto;background:#000}
-.single img{width:min(75vh,90vw)}
+.images img{width:min(60vh,44vw);height:auto;image-rendering:auto;background:#000}
+.single img{width:min(60vh,90vw)}
 .buttons{margin-top:1rem;display:flex;gap:1rem;justify-content:center;flex-wrap:wrap}
 button{font-size:1.1rem;padding:.6rem 1.4rem;border-radius:.4rem;border:1px solid #888;background:#333;color:#fff}
 button:hover{background:#555}

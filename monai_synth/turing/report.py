@@ -141,7 +141,7 @@ def _real_fake_html(report: dict[str, Any]) -> list[str]:
         alphas = [f"{a:g}" for a in report["settings"]["alphas"]]
         parts += ["<h3>Likert realism (1-5): real against synthetic</h3>", _table(
             ["reader", "mean real", "mean synthetic", "difference", "permutation p",
-             *(f"p &lt; {a}" for a in alphas)],
+             *(f"p < {a}" for a in alphas)],
             [[escape(name), _fmt(b["likert"]["mean_real"]), _fmt(b["likert"]["mean_fake"]),
               _fmt(b["likert"]["difference"]), _fmt(b["likert"]["p"]),
               *("yes" if b["likert"]["significant"][a] else "no" for a in alphas)] for name, b in blocks.items()])]
@@ -183,7 +183,7 @@ def render_html(report: dict[str, Any]) -> str:
     if "likert_agreement" in report:
         parts.append(f"<p>Likert scores (nominal): Fleiss' kappa = "
                      f"{_fmt(report['likert_agreement']['fleiss_kappa'])}.</p>")
-    style = ("body{font-family:sans-serif;max-width:70rem;margin:1rem auto}table{border-collapse:collapse;"
+    style = ("body{font-family:sans-serif;max-width:70rem;margin:1rem auto;padding:0 1rem}table{border-collapse:collapse;"
              "margin:.5rem 0}td,th{border:1px solid #bbb;padding:.2rem .5rem;font-size:.85rem}")
     return (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Visual Turing test report</title>'
             f"<style>{style}</style></head><body>{''.join(parts)}</body></html>")

@@ -13,9 +13,9 @@ Anything else, including any unknown token, id or path (``..``, encoded slashes)
 looked up by id in the study's key, never by joining a URL to a path. Tokens are compared in constant
 time with :func:`hmac.compare_digest`, against every token (no early exit). POSTs need the reader's CSRF
 token (an HMAC of the reader id under the study secret, so it survives restarts) and, when the browser
-sends one, an ``Origin`` equal to the server's. Pages carry a strict Content-Security-Policy, no
-referrer (the URL holds the token) and ``Cache-Control: no-store``. The server binds to 127.0.0.1 unless
-told otherwise.
+sends one, an ``Origin`` equal to the server's. Pages carry a strict Content-Security-Policy, a
+same-origin referrer policy (the URL holds the token) and ``Cache-Control: no-store``. The server binds
+to 127.0.0.1 unless told otherwise.
 """
 
 from __future__ import annotations
@@ -49,7 +49,9 @@ MAX_BODY = 4096
 SECURITY_HEADERS = {
     "Cache-Control": "no-store",
     "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
+    # the URL holds the token: never send it elsewhere; same-origin keeps the Origin header on form POSTs
+    # (with no-referrer, Chromium sends "Origin: null", which the CSRF check refuses)
+    "Referrer-Policy": "same-origin",
     "X-Frame-Options": "DENY",
     "Content-Security-Policy": "default-src 'none'; img-src 'self'; style-src 'self'; script-src 'self'; "
                                "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",

@@ -125,7 +125,7 @@ def test_pages_carry_no_truth_and_security_headers(served):
     page = body.decode()
     assert status == 200
     assert "default-src 'none'" in headers["content-security-policy"]
-    assert headers["referrer-policy"] == "no-referrer" and headers["cache-control"] == "no-store"
+    assert headers["referrer-policy"] == "same-origin" and headers["cache-control"] == "no-store"
     for record in key(study_dir)["images"].values():
         assert Path(record["file"]).name not in page
     assert not any(model in page.split("<body>")[1] for model in ("fake_A", "fake_B", "fake_C"))
