@@ -117,3 +117,14 @@ def test_report_refuses_unknown_model_fid(tmp_path, capsys):
     study = create_study(tmp_path / "study", real, {"A": fakes["A"]}, n_real=2, n_fake=2, size=16)
     assert main(["turing", "report", str(study.root), "--fid", "Z=3"]) == 1
     assert "unknown model" in capsys.readouterr().err
+
+
+def test_report_without_answers(tmp_path):
+    real, fakes = three_models(tmp_path)
+    study = create_study(tmp_path / "study", real, fakes, n_real=2, n_fake=2, size=16, likert=True)
+    assert main(["turing", "report", str(study.root), "--permutations", "100", "--fid", "A=1", "--fid", "B=2",
+                 "--fid", "C=3"]) == 0
+    report = json.loads((study.root / "report" / "report.json").read_text())
+    assert report["pooled"]["rates"]["accuracy"]["value"] is None
+    assert report["fid_vs_fpr"]["r"] is None and report["fid_vs_fpr"]["note"]
+    assert report["agreement"]["fleiss_kappa"] is None

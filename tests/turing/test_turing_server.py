@@ -170,3 +170,23 @@ def test_server_binds_to_loopback_by_default(tmp_path):
     args = build_parser().parse_args(["turing", "serve", str(tmp_path)])
     assert args.host == "127.0.0.1"
     assert server_module.make_server.__defaults__[0] == "127.0.0.1"
+
+
+def test_two_afc_answers_store_the_chosen_image(tmp_path):
+    real, fakes = three_models(tmp_path, n_real=6, n_fake=2)
+    study = create_study(tmp_path / "study", real, fakes, mode="2afc", n_fake=2, size=16)
+    app = InProcessServer(study.root)
+    try:
+        token = access(study.root)["reader_tokens"]["r1"]
+        step = current_trial(app.port, token)
+        assert len(step["images"]) == 2 and "Which image is real?" in step["page"]
+        form = {"csrf": step["csrf"], "trial": step["trial"], "answer": "right"}
+        assert request(app.port, "POST", f"/r/{token}/answer", form)[0] == 303
+        assert request(app.port, "POST", f"/r/{token}/answer", {**form, "answer": "left"})[0] == 303  # first stands
+        row = sqlite3.connect(study.root / "answers.sqlite").execute(
+            "SELECT answer, chosen_image FROM answers").fetchall()
+        assert row == [("right", step["images"][1])]
+        assert request(app.port, "POST", f"/r/{token}/answer", {**form, "trial": current_trial(
+            app.port, token)["trial"], "answer": "real"})[0] == 400  # 2AFC takes left or right only
+    finally:
+        app.close()
