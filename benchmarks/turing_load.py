@@ -168,10 +168,12 @@ def run_load(study_dir: Path, duration: float, port: int | None = None) -> dict[
     get_times = [t for r in readers.values() for t in r.get_times]
     post_times = [t for r in readers.values() for t in r.post_times]
     return {"readers": len(readers), "duration_s": round(elapsed, 2), "acknowledged_answers": len(acknowledged),
-            "stored_rows": int(rows), "lost": len(acknowledged - stored), "unacknowledged_rows": len(stored - acknowledged),
+            "stored_rows": int(rows), "lost": len(acknowledged - stored),
+            "unacknowledged_rows": len(stored - acknowledged),
             "duplicates": int(rows) - len(stored), "answers_per_s": round(len(acknowledged) / elapsed, 1),
             "errors": [e for r in readers.values() for e in r.errors][:10],
-            "get": _percentiles(get_times), "post": _percentiles(post_times), "all": _percentiles(get_times + post_times)}
+            "get": _percentiles(get_times), "post": _percentiles(post_times),
+            "all": _percentiles(get_times + post_times)}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -183,8 +183,9 @@ def render_html(report: dict[str, Any]) -> str:
     if "likert_agreement" in report:
         parts.append(f"<p>Likert scores (nominal): Fleiss' kappa = "
                      f"{_fmt(report['likert_agreement']['fleiss_kappa'])}.</p>")
-    style = ("body{font-family:sans-serif;max-width:70rem;margin:1rem auto;padding:0 1rem}table{border-collapse:collapse;"
-             "margin:.5rem 0}td,th{border:1px solid #bbb;padding:.2rem .5rem;font-size:.85rem}")
+    style = ("body{font-family:sans-serif;max-width:70rem;margin:1rem auto;padding:0 1rem}"
+             "table{border-collapse:collapse;margin:.5rem 0}"
+             "td,th{border:1px solid #bbb;padding:.2rem .5rem;font-size:.85rem}")
     return (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Visual Turing test report</title>'
             f"<style>{style}</style></head><body>{''.join(parts)}</body></html>")
 

@@ -46,6 +46,8 @@ _ROUTES = {
     "static": re.compile(r"/static/(turing\.css|turing\.js)"),
 }
 MAX_BODY = 4096
+#: (status, headers, body) of a reply.
+Response = tuple[int, dict[str, str], bytes]
 SECURITY_HEADERS = {
     "Cache-Control": "no-store",
     "X-Content-Type-Options": "nosniff",
@@ -59,12 +61,12 @@ SECURITY_HEADERS = {
 
 
 def _reply(status: int, body: bytes | str, content_type: str = "text/html; charset=utf-8",
-           headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
+           headers: dict[str, str] | None = None) -> Response:
     data = body.encode("utf-8") if isinstance(body, str) else body
     return status, {"Content-Type": content_type, **(headers or {})}, data
 
 
-def _not_found() -> tuple[int, dict[str, str], bytes]:
+def _not_found() -> Response:
     return _reply(404, message_page(404, "Not found."))
 
 
@@ -99,7 +101,7 @@ class ReaderStudyApp:
         """The CSRF token of a reader's form."""
         return hmac.new(self.secret, f"csrf:{reader}".encode(), hashlib.sha256).hexdigest()
 
-    def handle(self, method: str, raw_path: str, form: dict[str, str], origin_ok: bool) -> tuple[int, dict[str, str], bytes]:
+    def handle(self, method: str, raw_path: str, form: dict[str, str], origin_ok: bool) -> Response:
         """Route one request; returns (status, headers, body)."""
         path = urlsplit(raw_path).path
         if "%" in path:  # ids and tokens never need escapes: refuse encoded slashes and dots outright
@@ -111,7 +113,7 @@ class ReaderStudyApp:
         return _not_found()
 
     def _dispatch(self, name: str, method: str, groups: tuple[str, ...], form: dict[str, str],
-                  origin_ok: bool) -> tuple[int, dict[str, str], bytes]:
+                  origin_ok: bool) -> Response:
         if name == "static":
             if method != "GET":
                 return _reply(405, message_page(405, "Method not allowed."), headers={"Allow": "GET"})
@@ -151,7 +153,7 @@ class ReaderStudyApp:
                            images=step["images"], position=done, total=total, mode=self.study.mode,
                            likert=self.study.likert)
 
-    def _image(self, image_id: str) -> tuple[int, dict[str, str], bytes]:
+    def _image(self, image_id: str) -> Response:
         if image_id not in self.image_ids:
             return _not_found()
         return _reply(200, self.study.image_path(image_id).read_bytes(), "image/png")
@@ -176,7 +178,7 @@ class ReaderStudyApp:
             return "choose a realism score from 1 to 5"
         return answer, None, int(likert)
 
-    def _answer(self, reader: str, token: str, form: dict[str, str], origin_ok: bool) -> tuple[int, dict[str, str], bytes]:
+    def _answer(self, reader: str, token: str, form: dict[str, str], origin_ok: bool) -> Response:
         if not origin_ok or not hmac.compare_digest(form.get("csrf", "").encode(), self.csrf_token(reader).encode()):
             return _reply(403, message_page(403, "Missing or wrong form token (CSRF); reload the page."))
         parsed = self._parse_answer(reader, form)

@@ -107,7 +107,7 @@ def test_no_url_reaches_the_key_answers_or_files(served):
     paths = ["/", "/key.json", "/access.json", "/answers.sqlite", "/study.json", f"/images/{an_image}.png",
              f"/r/{r1}/../key.json", f"/r/{r1}/img/../../key.json", f"/r/{r1}/img/..%2f..%2fkey.json",
              f"/r/{r1}/img/%2e%2e%2fkey.png", f"/r/{r1}/img/{'0' * 32}.png", f"/r/{r1}/img/{an_image}",
-             f"/static/../key.json", "/static/%2e%2e/key.json", f"/r/{r1}/answers", f"/r/{r1}/key",
+             "/static/../key.json", "/static/%2e%2e/key.json", f"/r/{r1}/answers", f"/r/{r1}/key",
              f"/admin/{r1}", f"/r/{admin}", f"/r/{r1}/img/{an_image}.png/../../../key.json",
              "/r/" + "A" * 40, "//etc/passwd", "/static/turing.js/../../key.json"]
     for path in paths:
