@@ -24,7 +24,6 @@ import hashlib
 import hmac
 import logging
 import re
-import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -95,7 +94,6 @@ class ReaderStudyApp:
         self.orders = {rid: study.order(rid) for rid in study.reader_ids}
         self.positions = {rid: {step["trial"]: n for n, step in enumerate(order)} for rid, order in self.orders.items()}
         self.image_ids = frozenset(study.key["images"])
-        self._lock = threading.Lock()
 
     def csrf_token(self, reader: str) -> str:
         """The CSRF token of a reader's form."""
