@@ -11,6 +11,7 @@ Subcommands:
   ``--report`` are refused when they are, or lie inside, an input.
 - ``evaluate --real PATH --fake PATH --out DIR ...``: score synthetic images (``monai_synth.metrics.evaluate``).
 - ``export RUN_DIR OUT_DIR``: a finished training run as a MONAI bundle in model-zoo layout (``monai_synth.export``).
+- ``turing create|serve|report``: a visual Turing test (reader study) web app (``monai_synth.turing``).
 - ``compare`` / ``ablate-stylegan2``: models trained at equal compute, one table (``monai_synth.comparison``).
 - ``pacs echo|find|pull|push``: talk to a PACS (``monai_synth.deploy.pacs``).
 """
@@ -95,6 +96,12 @@ def _add_export(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run_export_command)
 
 
+def _add_turing(subparsers: argparse._SubParsersAction) -> None:
+    from monai_synth.turing.commands import add_turing_command
+
+    add_turing_command(subparsers)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``monai-synth``."""
     from monai_synth import __version__
@@ -109,6 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_datalist(subparsers)
     _add_evaluate(subparsers)
     _add_export(subparsers)
+    _add_turing(subparsers)
     from monai_synth.comparison.commands import add_comparison_commands
 
     add_comparison_commands(subparsers)
