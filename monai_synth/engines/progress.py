@@ -56,9 +56,14 @@ class PhasePreview:
     def __init__(self, folder: str | Path, name: str, sample_grid: Callable[[], torch.Tensor] | None = None) -> None:
         self.folder, self.name, self.sample_grid = Path(folder), name, sample_grid
 
+    def files(self) -> list[Path]:
+        """The files a preview (re)writes."""
+        grid = [self.folder / f"{self.name}_samples.png"] if self.sample_grid is not None else []
+        return [self.folder / f"{self.name}_loss_curves.png", *grid]
+
     def __call__(self, history: dict, iteration: int, writer) -> list[Path]:
         """Refresh the previews from ``history`` (a ``LossHistory`` state dict); return the files written."""
-        from monai_synth.engines.medfusion.report import plot_losses
+        from monai_synth.engines.figures import plot_losses
 
         written = []
         curves = plot_losses({self.name: history}, self.folder / f"{self.name}_loss_curves.png")

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["share_run_details"]
+__all__ = ["share_run_details", "prepare_tracking_handler"]
 
 
 def share_run_details(handler: Any, params: Mapping[str, Any], artifacts: Sequence[Path]) -> None:
@@ -24,3 +24,35 @@ def share_run_details(handler: Any, params: Mapping[str, Any], artifacts: Sequen
 def _param_text(value: Any) -> str:
     text = str(value)
     return text if len(text) <= 500 else text[:497] + "..."
+
+
+def prepare_tracking_handler(
+    handler: Any, params: Mapping[str, Any], artifacts: Sequence[Path], keep_open: bool = False
+) -> None:
+    """Make a MONAI handler (``MLFlowHandler``...) work on a training phase of ours.
+
+    - settings and files: see :func:`share_run_details`;
+    - our steps return one dict of floats (``{"loss": ..., ...}``) where MONAI's engines return a decollated
+      list of dicts, so a MONAI handler's ``output_transform`` (``from_engine(["loss"], first=True)``) sees
+      ``[output]``;
+    - ``keep_open``: a phase that another phase follows (Medfusion's autoencoder) does not close the tracking
+      run, so one training is one run.
+    """
+    if not type(handler).__module__.startswith("monai.handlers"):
+        return
+    share_run_details(handler, params, artifacts)
+    transform = getattr(handler, "output_transform", None)
+    if transform is not None and not getattr(transform, "as_decollated", False):
+        handler.output_transform = _as_decollated(transform)
+    if hasattr(handler, "close_on_complete"):
+        if not hasattr(handler, "closes_at_end"):
+            handler.closes_at_end = bool(handler.close_on_complete)
+        handler.close_on_complete = handler.closes_at_end and not keep_open
+
+
+def _as_decollated(transform: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    def wrapped(output: Any) -> Any:
+        return transform([output] if isinstance(output, Mapping) else output)
+
+    wrapped.as_decollated = True  # type: ignore[attr-defined]
+    return wrapped

@@ -17,6 +17,8 @@ import torch
 from ignite.engine import Engine, Events
 from ignite.handlers import Checkpoint
 
+from monai_synth.engines.tracking import prepare_tracking_handler
+from monai_synth.handlers.epoch_means import EpochMeans
 from monai_synth.engines.checkpoint import atomic_torch_save, latest_checkpoint, load_state, remove_stale_checkpoints
 from monai_synth.engines.finite_check import check_finite
 from monai_synth.engines.progress import PhasePreview, ProgressClock
@@ -73,6 +75,8 @@ class TrainingPhase:
             ``--tracking mlflow``); the step's output dict is ``engine.state.output``.
         preview: refreshes loss curves (and sample grids) on disk and in TensorBoard; None: curves only.
         preview_every: epochs between previews (0: off).
+        tracking_params: the run's settings, given to tracking handlers (``--tracking mlflow``) as parameters.
+        last_phase: False for a phase that another phase of the same run follows (the tracking run stays open).
 
     Training stops with ``NonFiniteTrainingError`` at the first non-finite logged value (loss, gradient norm)
     or weight, before that iteration is checkpointed, so the last good checkpoint stays the latest one.
@@ -93,6 +97,8 @@ class TrainingPhase:
         handlers: list | None = None,
         preview: PhasePreview | None = None,
         preview_every: int = 0,
+        tracking_params: dict | None = None,
+        last_phase: bool = True,
     ) -> None:
         self.name = name
         self.handlers = list(handlers or [])
@@ -110,6 +116,8 @@ class TrainingPhase:
         self.clock = ProgressClock(epoch_length * max_epochs)
         self.preview = preview or PhasePreview(self.dir, name)
         self.preview_every = int(preview_every)
+        self.tracking_params = dict(tracking_params or {})
+        self.last_phase = last_phase
         self._logged_metrics: dict[str, float] = {}
 
     @property
@@ -131,7 +139,11 @@ class TrainingPhase:
         engine.add_event_handler(Events.ITERATION_COMPLETED, self._check_finite)  # before anything is saved
         engine.add_event_handler(Events.ITERATION_COMPLETED, self._record, writer)  # before the checkpoint
         engine.add_event_handler(Events.ITERATION_COMPLETED(every=self.checkpoint_every) | Events.COMPLETED, ckpt)
+        EpochMeans(self.name).attach(engine)  # before the handlers that read state.metrics
+        if self.handlers and idist.get_rank() == 0:  # the files tracking handlers log as artifacts at the end
+            engine.add_event_handler(Events.COMPLETED, self._preview, writer)
         for handler in self.handlers:
+            prepare_tracking_handler(handler, self.tracking_params, self.preview.files(), keep_open=not self.last_phase)
             handler.attach(engine)
         engine.add_event_handler(Events.EPOCH_COMPLETED, self._record_metrics, writer)
         if self.preview_every > 0 and idist.get_rank() == 0:

@@ -185,3 +185,20 @@ def test_tracking_settings_attach_handlers(tmp_path):
     IterationProbe.seen.clear()
     _train(tmp_path, tracking=settings)
     assert len(IterationProbe.seen) == 4  # 2 autoencoder + 2 diffusion iterations
+
+
+def test_tracking_mlflow_records_one_run(tmp_path):
+    """``--tracking mlflow`` with MLflow itself: one run for both phases, its settings as parameters, losses per
+    iteration and per epoch, and the sample grid and loss curves as artifacts."""
+    from mlflow_store import artifact_names, metric_steps, recorded_runs, tracking_overrides
+
+    _train(tmp_path / "run", **tracking_overrides(tmp_path))
+    runs = recorded_runs(tmp_path)
+    assert len(runs) == 1 and runs[0].info.status == "FINISHED"
+    data = runs[0].data
+    assert data.params["image_size"] == "16" and data.params["batch_size"] == "4"
+    assert metric_steps(tmp_path, runs[0], "autoencoder/loss") == [1]  # one epoch each
+    assert metric_steps(tmp_path, runs[0], "diffusion/loss") == [1]
+    assert len(metric_steps(tmp_path, runs[0], "train_loss")) == 4  # 2 + 2 iterations
+    assert {"diffusion_samples.png", "diffusion_loss_curves.png", "autoencoder_loss_curves.png"} <= artifact_names(
+        tmp_path, runs[0])

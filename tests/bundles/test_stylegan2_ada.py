@@ -131,3 +131,15 @@ def test_multi_gpu_override_two_processes_gloo(tmp_path: Path) -> None:
     assert [c.name for c in (tmp_path / "checkpoints").glob("*.pt")] == ["stylegan2_checkpoint_2.pt"]
     assert len(list((tmp_path / "tensorboard").glob("events.*"))) == 1  # rank 0 only
     assert (tmp_path / "samples_class0.png").is_file()
+
+
+def test_tracking_mlflow_records_the_run(tmp_path):
+    """``--tracking mlflow`` with MLflow itself: settings as parameters, losses per epoch, sample grids as artifacts."""
+    from mlflow_store import artifact_names, metric_steps, recorded_runs, tracking_overrides
+
+    run(config_file=str(BUNDLE / "train.json"), output_dir=str(tmp_path / "run"), **TINY, **tracking_overrides(tmp_path))
+    runs = recorded_runs(tmp_path)
+    assert len(runs) == 1 and runs[0].info.status == "FINISHED"
+    assert runs[0].data.params["num_classes"] == "2"
+    assert metric_steps(tmp_path, runs[0], "stylegan2/loss_g") == [1]
+    assert {"samples_class0.png", "samples_class1.png"} <= artifact_names(tmp_path, runs[0])

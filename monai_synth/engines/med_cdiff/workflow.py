@@ -198,6 +198,7 @@ class MedCDiffWorkflow:
         phase = TrainingPhase(
             self.model, self.out, step, to_save, final, per_epoch, self.epochs, self.checkpoint_every,
             self.log_every, final_extra=lambda: self.checkpoint_settings(data), handlers=self.handlers,
+            tracking_params={k: v for k, v in vars(self).items() if k not in ("handlers", "timings") and not k.startswith("_")},
         )
         path = phase.run()
         self.timings[f"{self.model}_seconds"] = round(phase.seconds, 2)

@@ -191,6 +191,11 @@ class MedfusionWorkflow:
             return {}
         return self.report(data, vae, unet_ema, extra)
 
+    def tracking_params(self) -> dict[str, Any]:
+        """The settings a tracking handler records as the run's parameters."""
+        skip = ("handlers", "timings", "record", "rank", "world", "out")
+        return {k: v for k, v in vars(self).items() if k not in skip and not k.startswith("_")}
+
     def check_run_folder(self, data: ImageTensorSet) -> dict[str, Any]:
         """Record (first run) or check (rerun) the settings and dataset of ``run_record.json``; see ``run_record``."""
         from monai_synth.engines.run_record import check_run_record, dataset_fingerprint
@@ -232,6 +237,7 @@ class MedfusionWorkflow:
                 "autoencoder", self.out, step, to_save, {"autoencoder": vae}, per_epoch, self.ae_epochs,
                 self.checkpoint_every, self.log_every, final_extra=lambda: {"autoencoder_args": self.ae_args},
                 handlers=self.handlers, preview=self._reconstruction_preview(vae, data), preview_every=self.preview_every,
+                tracking_params=self.tracking_params(), last_phase=False,
             )
             phase.run()
             self.timings["autoencoder_seconds"] = phase.seconds
@@ -285,7 +291,7 @@ class MedfusionWorkflow:
                 "diffusion", self.out, step, to_save, final, per_epoch, self.dm_epochs,
                 self.checkpoint_every, self.log_every, final_extra=lambda: extra,
                 handlers=self.handlers + fidelity, preview=self._sample_preview(vae, sampling_net, schedule, extra),
-                preview_every=self.preview_every,
+                preview_every=self.preview_every, tracking_params=self.tracking_params(),
             )
             phase.run()
             self.timings["diffusion_seconds"] = phase.seconds

@@ -38,6 +38,8 @@ from ignite.handlers import Checkpoint, DiskSaver
 from torch import nn
 
 from monai_synth.augment import AdaptiveAugmentPipeline, AdaptiveAugmentProbability
+from monai_synth.engines.tracking import prepare_tracking_handler
+from monai_synth.handlers.epoch_means import EpochMeans
 from monai_synth.engines.epoch_replay import EpochReplayLoader
 from monai_synth.engines.stylegan2.distributed import (
     average_gradients,
@@ -273,7 +275,8 @@ class StyleGAN2Step:
         self.num_images += global_batch
         self._update_ema(global_batch)
         p = float(self.augment.p) if isinstance(self.augment, AdaptiveAugmentPipeline) else 0.0
-        return {"loss_g": loss_g, "loss_d": loss_d, **self.last, "ada_p": p, "kimg": self.num_images / 1000.0}
+        # "loss" (G + D) is the headline value MONAI's handlers track (from_engine(["loss"]))
+        return {"loss": loss_g + loss_d, "loss_g": loss_g, "loss_d": loss_d, **self.last, "ada_p": p, "kimg": self.num_images / 1000.0}
 
 
 class _RandomState:
@@ -370,6 +373,8 @@ class StyleGAN2Trainer(Engine):
         grid_seed: seed of the grid latents.
         evaluation: FID / KID / precision / recall settings (``interval`` epochs or ``interval_kimg``,
             ``num_samples``, ...; see ``monai_synth.engines.stylegan2.evaluation``); None or interval 0: off.
+        handlers: more handlers with ``attach(engine)``, e.g. MONAI's ``MLFlowHandler`` that ``--tracking mlflow``
+            adds to ``train#handlers``; they get the settings as parameters and the sample grids as artifacts.
 
     In a data-parallel run (torchrun, see ``bundles/stylegan2_ada/multi_gpu_train.json``) ``data_loader`` has a
     ``DistributedSampler``, ``kimg`` counts the images of all processes, and only rank 0 writes checkpoints,
@@ -391,6 +396,7 @@ class StyleGAN2Trainer(Engine):
         grid_columns: int = 8,
         grid_seed: int = 0,
         evaluation: Mapping[str, Any] | None = None,
+        handlers: Sequence[Any] | None = None,
     ) -> None:
         super().__init__(step)
         self.step = step
@@ -432,6 +438,14 @@ class StyleGAN2Trainer(Engine):
             self.fidelity = StyleGAN2FidelityMonitor(evaluation or {}, self.output_dir)
             self.fidelity.attach(self)
         self.add_event_handler(Events.COMPLETED, self.write_metrics)
+        EpochMeans("stylegan2").attach(self)
+        settings = {"epochs": self.epochs, "kimg": self.kimg, "resume_from": self.resume_from,
+                    "batch_size": getattr(data_loader, "batch_size", None), **step.generator.init_kwargs}
+        classes = int(step.generator.init_kwargs.get("num_classes", 0) or 0)
+        grids = [self.output_dir / "samples.png", *(self.output_dir / f"samples_class{k}.png" for k in range(classes))]
+        for handler in handlers or ():
+            prepare_tracking_handler(handler, settings, grids)
+            handler.attach(self)
 
     def total_iterations(self) -> int:
         """Iterations of the whole run: ``kimg`` thousand images, else ``epochs`` x batches per epoch."""
