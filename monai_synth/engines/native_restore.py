@@ -34,7 +34,8 @@ def sliding_restore(
         condition: the whole image's condition.
         patch_size: the model's training size.
         seed: the image's seed; patch ``k`` (in the inferer's fixed order) uses ``seed * 100_003 + k``.
-        batch_size: patches per restorer call.
+        batch_size: patches per restorer call, at least; small patches go in larger calls (about one
+            256 x 256 image of pixels per call), since a call's cost is mostly overhead at small sizes.
         overlap: fraction of overlap between patches (blended with Gaussian weights).
     """
     from monai.inferers import SlidingWindowInferer
@@ -46,7 +47,8 @@ def sliding_restore(
         counter[0] += patches.shape[0]
         return restorer(patches, seeds).float()
 
-    inferer = SlidingWindowInferer(roi_size=(patch_size, patch_size), sw_batch_size=batch_size, overlap=overlap,
+    per_call = max(int(batch_size), (256 // max(int(patch_size), 1)) ** 2)
+    inferer = SlidingWindowInferer(roi_size=(patch_size, patch_size), sw_batch_size=per_call, overlap=overlap,
                                    mode="gaussian", padding_mode="replicate", progress=False)
     with torch.no_grad():
         return inferer(condition, run).clamp(-1.0, 1.0)

@@ -10,6 +10,7 @@ import pytest
 
 def tracking_overrides(folder: Path) -> dict[str, Any]:
     """Overrides that make ``--tracking mlflow`` write to a local SQLite store and artifact folder in ``folder``."""
+    pytest.importorskip("mlflow")
     return {"tracking": "mlflow", "tracking_uri": f"sqlite:///{folder / 'mlruns.db'}", "experiment_name": "test"}
 
 

@@ -112,3 +112,15 @@ def test_multi_gpu_override_two_processes_gloo(tmp_path):
     assert res.returncode == 0, res.stderr[-3000:]
     assert (tmp_path / "pix2pix" / "final.pt").is_file() and (tmp_path / "pix2pix_metrics.json").is_file()
     assert len(list((tmp_path / "pix2pix" / "tensorboard").glob("events.*"))) == 1  # rank 0 only
+
+
+def test_tracking_mlflow_records_the_run(tmp_path):
+    """``--tracking mlflow`` with MLflow itself: settings as parameters, losses per epoch, loss curves as artifact."""
+    from mlflow_store import artifact_names, metric_steps, recorded_runs, tracking_overrides
+
+    _train(tmp_path / "run", model="pix2pix", task="denoise", **tracking_overrides(tmp_path))
+    runs = recorded_runs(tmp_path)
+    assert len(runs) == 1 and runs[0].info.status == "FINISHED"
+    assert runs[0].data.params["task"] == "denoise" and runs[0].data.params["model"] == "pix2pix"
+    assert metric_steps(tmp_path, runs[0], "pix2pix/loss") == [1]
+    assert "pix2pix_loss_curves.png" in artifact_names(tmp_path, runs[0])
