@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+import json
 from pathlib import Path
 
 import pytest
@@ -61,7 +62,13 @@ def restore_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
         sample={"steps": 2}, checkpoint_every=1, log_every=1, learning_rate=1e-3, report_images=2,
     )
     workflow.train(load_image_tensors(None, 16, phantom_count=4))
-    return export_run(root / "run", root / "bundle")
+    bundle = export_run(root / "run", root / "bundle")
+    # a user's edit of the bundle's sampling settings: 2 DDIM steps keep the 18-slice, 512 px round trips short
+    config = bundle / "configs" / "inference.json"
+    settings = json.loads(config.read_text())
+    settings["steps"] = 2
+    config.write_text(json.dumps(settings, indent=4))
+    return bundle
 
 
 @pytest.fixture(scope="session")
