@@ -140,9 +140,10 @@ def test_exported_restorer_writes_a_derived_dicom_series_like_infer_json(runs, b
         **settings)
     run(config_file=str(tiny_runs.BUNDLES / "med_cdiff" / "infer.json"), checkpoint_dir=str(runs["med_cdiff"]),
         model="pix2pix", output_dir=str(tmp_path / "reference"), **settings)
-    exported = sorted((tmp_path / "exported" / "series_001").glob("*.dcm"))
-    reference = sorted((tmp_path / "reference" / "series_001").glob("*.dcm"))
+    exported = sorted((tmp_path / "exported").glob("*/*.dcm"))
+    reference = sorted((tmp_path / "reference").glob("*/*.dcm"))
     assert len(exported) == len(reference) == 18
+    assert len({p.parent for p in exported}) == len({p.parent for p in reference}) == 1
     first = pydicom.dcmread(exported[0])
     assert "DERIVED" in first.ImageType and first.SyntheticData == "YES"
     from monai_synth.io import sha256_file
