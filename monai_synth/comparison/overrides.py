@@ -16,7 +16,7 @@ def parse_value(text: str) -> Any:
 
 
 def parse_overrides(items: Sequence[str] | None) -> dict[str, Any]:
-    """``["unet#channels=[16,32]", "precision=fp32"]`` -> ``{"unet#channels": [16, 32], "precision": "fp32"}``.
+    """``["unet_def#channels=[16,32]", "precision=fp32"]`` -> ``{"unet_def#channels": [16, 32], "precision": "fp32"}``.
 
     Raises:
         ValueError: an item without ``=``.
@@ -25,6 +25,6 @@ def parse_overrides(items: Sequence[str] | None) -> dict[str, Any]:
     for item in items or ():
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
-            raise ValueError(f"override {item!r}: expected KEY=VALUE (e.g. batch_size=16 or unet#channels=[16,32])")
+            raise ValueError(f"override {item!r}: expected KEY=VALUE (e.g. batch_size=16 or unet_def#channels=[16,32])")
         out[key.strip()] = parse_value(value)
     return out

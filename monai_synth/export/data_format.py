@@ -47,7 +47,7 @@ def _medfusion(s: dict[str, Any]) -> dict[str, Any]:
     target = "velocity v" if s.get("prediction") == "v" else "noise epsilon"
     inputs = {
         "x": _tensor("latent", "noisy latent, scaled to unit variance", c, [h, w], []),
-        "timesteps": _timesteps(int(s["schedule_args"]["num_steps"])),
+        "timesteps": _timesteps(int(s["noise_schedule_def"]["num_steps"])),
         "class_labels": _tensor("class label", f"class index; {n} = no label (classifier-free guidance)", 1, [1],
                                 [0, n], "int64"),
     }
@@ -75,7 +75,7 @@ def _med_cdiff(s: dict[str, Any]) -> dict[str, Any]:
     inputs = {
         "x": _tensor("image", "noisy image x_t concatenated with the condition", channels + cond, [size, size], [],
                      channel_def=x_def),
-        "timesteps": _timesteps(int(s["schedule_args"]["num_steps"])),
+        "timesteps": _timesteps(int(s["noise_schedule_def"]["num_steps"])),
     }
     outputs = {"pred": _tensor("prediction", "predicted noise epsilon of x_t", channels, [size, size], [])}
     return {"network_data_format": {"inputs": inputs, "outputs": outputs}}

@@ -13,7 +13,7 @@ def describe(run: TrainedRun) -> str:
     if run.kind == "medfusion":
         size, ch = s["image_size"], s["channels"]
         return (f"Medfusion latent diffusion: a VAE ({s['latent_shape'][0]} latent channels) and a class-conditional "
-                f"latent UNet ({s['prediction']} prediction, T = {s['schedule_args']['num_steps']}, EMA weights) "
+                f"latent UNet ({s['prediction']} prediction, T = {s['noise_schedule_def']['num_steps']}, EMA weights) "
                 f"generating {size} x {size} images with {ch} channel(s) for {s['num_classes']} classes, with "
                 "classifier-free guidance. Inference writes N images of one class from a seed.")
     if run.kind == "stylegan2_ada":

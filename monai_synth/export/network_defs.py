@@ -7,7 +7,6 @@ from __future__ import annotations
 from typing import Any
 
 from monai_synth.engines.med_cdiff.restorer import diffusion_unet_kwargs
-from monai_synth.engines.medfusion.workflow import unet_kwargs
 from monai_synth.export.run_folder import TrainedRun
 from monai_synth.transforms.degradation import make_degradation
 
@@ -20,12 +19,7 @@ def network_definitions(run: TrainedRun) -> dict[str, dict[str, Any]]:
     """Config entries by id: ``network_def`` always, ``autoencoder_def`` for Medfusion."""
     s = run.settings
     if run.kind == "medfusion":
-        latent_channels = int(s["latent_shape"][0])
-        return {
-            "network_def": {"_target_": UNET, **unet_kwargs(s["unet_args"], latent_channels, int(s["num_classes"]))},
-            "autoencoder_def": {"_target_": "monai_synth.networks.medfusion_vae.LatentImageAutoencoder",
-                                **s["autoencoder_args"]},
-        }
+        return {"network_def": dict(s["unet_def"]), "autoencoder_def": dict(s["autoencoder_def"])}
     if run.kind == "stylegan2_ada":
         return {"network_def": {"_target_": "monai_synth.networks.stylegan2.StyleGAN2Generator",
                                 **s["generator_config"]}}

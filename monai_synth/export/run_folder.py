@@ -124,7 +124,7 @@ def _metrics(path: Path) -> dict[str, Any]:
 def _read_medfusion(folder: Path) -> TrainedRun:
     ae = load_state(folder / "autoencoder" / "final.pt")
     dm = load_state(folder / "diffusion" / "final.pt")
-    settings = {"kind": "medfusion", "autoencoder_args": plain(ae["autoencoder_args"])}
+    settings = {"kind": "medfusion", "autoencoder_def": plain(ae["autoencoder_def"])}
     settings.update(plain({k: v for k, v in dm.items() if k not in _NOT_SETTINGS}))
     weights = {"model": dm.get("unet_ema", dm["unet"]), "autoencoder": ae["autoencoder"]}
     inputs = [folder / "autoencoder", folder / "diffusion", folder / "metrics.json"]

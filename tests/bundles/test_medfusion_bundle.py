@@ -27,14 +27,14 @@ MEDFUSION_TINY = {
     "adversarial_start_epoch": 0,
     "precision": "fp32",
     "autoencoder_precision": "fp32",
-    "autoencoder#channels": [8, 16],
-    "autoencoder#norm_num_groups": 8,
-    "autoencoder#latent_channels": 2,
-    "discriminator#channels": 8,
-    "unet#channels": [16, 32],
-    "unet#attention_levels": [False, True],
-    "unet#norm_num_groups": 8,
-    "unet#num_head_channels": 8,
+    "autoencoder_def#channels": [8, 16],
+    "autoencoder_def#norm_num_groups": 8,
+    "autoencoder_def#latent_channels": 2,
+    "discriminator_def#channels": 8,
+    "unet_def#channels": [16, 32],
+    "unet_def#attention_levels": [False, True],
+    "unet_def#norm_num_groups": 8,
+    "unet_def#num_head_channels": 8,
     "noise_schedule#num_steps": 20,
     "sample#steps": 2,
     "sample#per_class": 2,
@@ -142,11 +142,11 @@ def test_paper_preset_layers_and_builds():
 
     parser = ConfigParser()
     parser.read_config([str(BUNDLE / "train.json"), str(REPO / "configs" / "presets" / "paper.json")])
-    assert parser["image_size"] == 256 and parser["autoencoder"]["latent_channels"] == 8
-    assert parser["unet"]["channels"] == [256, 256, 512, 1024]
-    from monai_synth.networks.medfusion_vae import LatentImageAutoencoder
-
-    vae = LatentImageAutoencoder(in_channels=1, **parser["autoencoder"])
+    assert parser["image_size"] == 256 and parser["autoencoder_def"]["latent_channels"] == 8
+    assert parser["unet_def"]["channels"] == [256, 256, 512, 1024]
+    assert parser["unet_def"]["_target_"] == "monai.networks.nets.DiffusionModelUNet"  # the preset changes settings only
+    vae = parser.get_parsed_content("autoencoder_def")()
+    assert parser.get_parsed_content("unet_def")(num_class_embeds=3).conv_in.conv.out_channels == 256
     assert vae.compression == 8
 
 

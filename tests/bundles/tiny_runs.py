@@ -15,9 +15,9 @@ SCHEMA = REPO / ".." / "shared" / "reference" / "meta_schema_20240725.json"
 MEDFUSION = {
     "image_size": 16, "phantom_count": 8, "batch_size": 4, "autoencoder_batch_size": 4, "autoencoder_epochs": 1,
     "diffusion_epochs": 1, "adversarial_start_epoch": 0, "precision": "fp32", "autoencoder_precision": "fp32",
-    "autoencoder#channels": [8, 16], "autoencoder#norm_num_groups": 8, "autoencoder#latent_channels": 2,
-    "discriminator#channels": 8, "unet#channels": [16, 32], "unet#attention_levels": [False, True],
-    "unet#norm_num_groups": 8, "unet#num_head_channels": 8, "noise_schedule#num_steps": 20, "sample#steps": 2,
+    "autoencoder_def#channels": [8, 16], "autoencoder_def#norm_num_groups": 8, "autoencoder_def#latent_channels": 2,
+    "discriminator_def#channels": 8, "unet_def#channels": [16, 32], "unet_def#attention_levels": [False, True],
+    "unet_def#norm_num_groups": 8, "unet_def#num_head_channels": 8, "noise_schedule#num_steps": 20, "sample#steps": 2,
     "sample#per_class": 2, "checkpoint_every": 1, "log_every": 1, "device": "cpu", "evaluation#interval": 0,
 }  # fmt: skip
 MED_CDIFF = {

@@ -18,10 +18,10 @@ from monai_synth.comparison.table import markdown_table, write_table
 
 STYLEGAN2_TINY = ["channel_base=128", "channel_max=16", "z_dim=8", "w_dim=8", "mapping_layers=1", "batch_size=4"]
 MEDFUSION_TINY = [
-    "batch_size=4", "autoencoder_batch_size=4", "precision=fp32", "autoencoder#channels=[8,16]",
-    "autoencoder#norm_num_groups=8", "autoencoder#latent_channels=2", "discriminator#channels=8",
-    "unet#channels=[16,32]", "unet#attention_levels=[false,true]", "unet#norm_num_groups=8",
-    "unet#num_head_channels=8", "noise_schedule#num_steps=20", "sample#steps=2", "sample#per_class=2",
+    "batch_size=4", "autoencoder_batch_size=4", "precision=fp32", "autoencoder_def#channels=[8,16]",
+    "autoencoder_def#norm_num_groups=8", "autoencoder_def#latent_channels=2", "discriminator_def#channels=8",
+    "unet_def#channels=[16,32]", "unet_def#attention_levels=[false,true]", "unet_def#norm_num_groups=8",
+    "unet_def#num_head_channels=8", "noise_schedule#num_steps=20", "sample#steps=2", "sample#per_class=2",
 ]  # fmt: skip
 COMMON = ["--image-size", "16", "--num-samples", "8", "--device", "cpu", "--phantom-count", "16", "--bootstrap", "5"]
 
@@ -36,8 +36,8 @@ def compare_args(out: Path, minutes: str = "0.05") -> list[str]:
 
 
 def test_parse_overrides() -> None:
-    parsed = parse_overrides(["unet#channels=[16, 32]", "precision=fp32", "ada_target=null", "lr=2e-4", "x=a=b"])
-    assert parsed == {"unet#channels": [16, 32], "precision": "fp32", "ada_target": None, "lr": 2e-4, "x": "a=b"}
+    parsed = parse_overrides(["unet_def#channels=[16, 32]", "precision=fp32", "ada_target=null", "lr=2e-4", "x=a=b"])
+    assert parsed == {"unet_def#channels": [16, 32], "precision": "fp32", "ada_target": None, "lr": 2e-4, "x": "a=b"}
     with pytest.raises(ValueError, match="KEY=VALUE"):
         parse_overrides(["batch_size"])
 

@@ -23,9 +23,9 @@ HARNESS = Path(__file__).with_name("kill_harness.py")
 MEDFUSION = {
     "image_size": 16, "phantom_count": 16, "batch_size": 4, "autoencoder_batch_size": 4, "autoencoder_epochs": 2,
     "diffusion_epochs": 2, "adversarial_start_epoch": 0, "precision": "fp32", "autoencoder_precision": "bf16",
-    "channels_last": True, "autoencoder#channels": [8, 16], "autoencoder#norm_num_groups": 8,
-    "autoencoder#latent_channels": 2, "discriminator#channels": 8, "unet#channels": [16, 32],
-    "unet#attention_levels": [False, True], "unet#norm_num_groups": 8, "unet#num_head_channels": 8,
+    "channels_last": True, "autoencoder_def#channels": [8, 16], "autoencoder_def#norm_num_groups": 8,
+    "autoencoder_def#latent_channels": 2, "discriminator_def#channels": 8, "unet_def#channels": [16, 32],
+    "unet_def#attention_levels": [False, True], "unet_def#norm_num_groups": 8, "unet_def#num_head_channels": 8,
     "noise_schedule#num_steps": 20, "sample#steps": 2, "sample#per_class": 1, "checkpoint_every": 2,
     "log_every": 1, "device": "cpu", "evaluation#interval": 0,
 }  # fmt: skip

@@ -7,7 +7,7 @@ import torch
 
 from monai_synth.diffusion import make_schedule
 from monai_synth.engines.medfusion.sampling import generate_images
-from monai_synth.engines.medfusion import build_unet
+from monai.networks.nets import DiffusionModelUNet
 from monai_synth.networks.medfusion_vae import LatentImageAutoencoder
 
 
@@ -15,7 +15,8 @@ from monai_synth.networks.medfusion_vae import LatentImageAutoencoder
 def nets():
     torch.manual_seed(0)
     vae = LatentImageAutoencoder(in_channels=1, latent_channels=2, channels=[8, 16], norm_num_groups=8).eval()
-    unet = build_unet({"channels": [16, 32], "attention_levels": [False, False], "norm_num_groups": 8}, 2, 2).eval()
+    unet = DiffusionModelUNet(spatial_dims=2, in_channels=2, out_channels=2, channels=[16, 32], attention_levels=[False, False],
+                              num_res_blocks=1, norm_num_groups=8, num_class_embeds=3).eval()
     return vae, unet, make_schedule(num_steps=20, kind="linear", beta_start=1e-3, beta_end=0.2)
 
 

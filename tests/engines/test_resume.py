@@ -7,7 +7,7 @@ import torch
 
 from monai_synth.diffusion import make_schedule
 from monai_synth.engines.checkpoint import latest_checkpoint, load_state
-from monai_synth.engines.medfusion import build_unet
+from monai.networks.nets import DiffusionModelUNet
 from monai_synth.engines.medfusion.steps import LatentDiffusionStep
 from monai_synth.engines.training_run import TrainingPhase
 from monai_synth.handlers.ema import WeightEMA
@@ -19,7 +19,8 @@ class Interrupt(RuntimeError):
 
 def _phase(tmp, stop_at: int | None = None) -> tuple[TrainingPhase, torch.nn.Module, WeightEMA]:
     torch.manual_seed(0)
-    unet = build_unet({"channels": [8, 16], "norm_num_groups": 8, "num_head_channels": 8}, 2, 3)
+    unet = DiffusionModelUNet(spatial_dims=2, in_channels=2, out_channels=2, channels=[8, 16], attention_levels=[False, False],
+                              num_res_blocks=1, norm_num_groups=8, num_head_channels=8, num_class_embeds=4)
     ema = WeightEMA(unet, 0.9)
     opt = torch.optim.AdamW(unet.parameters(), lr=1e-3)
     g = torch.Generator().manual_seed(1)

@@ -19,9 +19,9 @@ REPO = Path(__file__).resolve().parents[2]
 TINY = {
     "image_size": 16, "batch_size": 4, "autoencoder_batch_size": 4, "autoencoder_epochs": 1, "diffusion_epochs": 1,
     "adversarial_start_epoch": 0, "precision": "fp32", "autoencoder_precision": "fp32", "channels_last": False,
-    "autoencoder#channels": [8, 16], "autoencoder#norm_num_groups": 8, "autoencoder#latent_channels": 2,
-    "discriminator#channels": 8, "unet#channels": [16, 32], "unet#attention_levels": [False, False],
-    "unet#norm_num_groups": 8, "unet#num_head_channels": 8, "noise_schedule#num_steps": 20, "sample#steps": 1,
+    "autoencoder_def#channels": [8, 16], "autoencoder_def#norm_num_groups": 8, "autoencoder_def#latent_channels": 2,
+    "discriminator_def#channels": 8, "unet_def#channels": [16, 32], "unet_def#attention_levels": [False, False],
+    "unet_def#norm_num_groups": 8, "unet_def#num_head_channels": 8, "noise_schedule#num_steps": 20, "sample#steps": 1,
     "sample#per_class": 1, "checkpoint_every": 1, "log_every": 1, "device": "cpu", "evaluation#interval": 0,
 }  # fmt: skip
 
@@ -65,7 +65,7 @@ def test_finished_run_folder_refuses_another_dataset_and_names_it(tmp_path):
                      _chain(refused.value))
     with pytest.raises(Exception) as refused:
         _train(out, data, learning_rate=0.001)
-    assert "setting 'lr': 0.0003 in the run folder, 0.001 now" in _chain(refused.value)
+    assert "setting 'optimizer#lr': 0.0003 in the run folder, 0.001 now" in _chain(refused.value)
     assert (out / "metrics.json").stat().st_mtime_ns == stamp, "a refused run must not rewrite the report"
 
     said: list[str] = []

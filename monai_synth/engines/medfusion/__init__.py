@@ -6,6 +6,6 @@
 - ``report``: the end-of-training grids, loss curves and ``metrics.json``.
 """
 
-from monai_synth.engines.medfusion.workflow import MedfusionWorkflow, build_schedule, build_unet, load_medfusion, normalise_latents
+from monai_synth.engines.medfusion.workflow import MedfusionWorkflow, load_medfusion, normalise_latents
 
-__all__ = ["MedfusionWorkflow", "build_schedule", "build_unet", "load_medfusion", "normalise_latents"]
+__all__ = ["MedfusionWorkflow", "load_medfusion", "normalise_latents"]

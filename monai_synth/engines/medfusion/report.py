@@ -55,9 +55,10 @@ def sample_per_class(wf, vae: nn.Module, unet: nn.Module, extra: dict, per_class
 
 
 def wf_schedule(extra: dict, device: torch.device):
-    from monai_synth.diffusion import make_schedule
+    """The run's noise schedule, rebuilt from its stored definition."""
+    from monai_synth.engines.components import build
 
-    return make_schedule(**extra["schedule_args"]).to(device)
+    return build(extra["noise_schedule_def"]).to(device)
 
 
 def phantom_ctr_check(samples: list[torch.Tensor]) -> dict:

@@ -12,19 +12,18 @@ import json
 import logging
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import ignite.distributed as idist
 import torch
-from monai.networks.nets import DiffusionModelUNet, PatchDiscriminator
 from torch import nn
 
 from monai_synth.engines.checkpoint import load_state
+from monai_synth.engines.components import build, complete, definition, describe, flatten
 from monai_synth.engines.run_files import now_iso, save_json_atomic  # noqa: F401 (re-exported)
 from monai_synth.engines.image_tensors import ImageTensorSet, load_image_tensors
 from monai_synth.seeding import iterations_per_epoch
 from monai_synth.engines.medfusion.sampling import generate_images
-from monai_synth.engines.medfusion.steps import AutoencoderStep, LatentDiffusionStep
 from monai_synth.engines.precision import autocast_for
 from monai_synth.engines.training_run import TrainingPhase
 from monai_synth.handlers.ema import WeightEMA
@@ -34,7 +33,6 @@ from monai_synth.io.model_bundle import (
     read_bundle_settings,
     read_bundle_weights,
 )
-from monai_synth.losses.autoencoder import AutoencoderReconstructionLoss
 from monai_synth.networks.medfusion_vae import LatentImageAutoencoder
 
 logger = logging.getLogger("monai_synth")
@@ -43,135 +41,113 @@ logger = logging.getLogger("monai_synth")
 MEDFUSION_HARMLESS = ("out", "checkpoint_every", "log_every", "device", "evaluation", "sample_args", "preview_every")
 
 
-def unet_kwargs(args: dict, latent_channels: int, num_classes: int) -> dict[str, Any]:
-    """Keyword arguments of MONAI's DiffusionModelUNet on the latents, with one extra class embedding for 'no label'."""
-    levels = len(args["channels"])
-    return {
-        "spatial_dims": 2,
-        "in_channels": latent_channels,
-        "out_channels": latent_channels,
-        "channels": list(args["channels"]),
-        "attention_levels": list(args.get("attention_levels", (False,) * levels)),
-        "num_res_blocks": args.get("num_res_blocks", 1),
-        "norm_num_groups": args.get("norm_num_groups", 32),
-        "num_head_channels": args.get("num_head_channels", 32),
-        "resblock_updown": args.get("resblock_updown", False),
-        "num_class_embeds": num_classes + 1,
-    }
-
-
-def build_unet(args: dict, latent_channels: int, num_classes: int) -> DiffusionModelUNet:
-    """MONAI's DiffusionModelUNet on the latents (see :func:`unet_kwargs`)."""
-    return DiffusionModelUNet(**unet_kwargs(args, latent_channels, num_classes))
-
-
-def build_schedule(args: dict):
-    """The training noise schedule from its settings (``num_steps``, ``kind``, ``beta_start``, ``beta_end``)."""
-    from monai_synth.diffusion import make_schedule
-
-    return make_schedule(**args)
-
-
 class MedfusionWorkflow:
     """Train Medfusion's two phases on one dataset and write checkpoints, sample grids, curves and metrics.
+
+    ``bundles/medfusion/train.json`` wires every part and holds every default. The networks, optimisers, noise
+    schedule and steps arrive as factories (``"_mode_": "callable"``): the workflow completes them with what only
+    the data tells (the number of classes, the latents) and stores their definitions
+    (:mod:`monai_synth.engines.components`) with the weights, so sampling and export rebuild exactly the trained
+    networks (``load_medfusion``).
 
     Args:
         output_dir: run folder (``autoencoder/``, ``diffusion/``, ``samples_grid.png``, ``metrics.json``...).
         dataset_dir: any source the data layer reads; empty = the embedded phantom data.
-        image_size: square training size; channels: image channels.
-        autoencoder_args: ``LatentImageAutoencoder`` settings.
-        discriminator_args: ``PatchDiscriminator`` settings (``channels``, ``num_layers_d``), or None.
-        unet_args: ``DiffusionModelUNet`` settings (``channels``, ``num_res_blocks``, ``attention_levels``...).
-        schedule_args: ``make_schedule`` settings.
+        image_size / channels / num_classes / intensity / window / split / phantom_count: the data layer's settings.
+        autoencoder_def: factory of the autoencoder (``LatentImageAutoencoder`` settings).
+        discriminator_def: factory of the PatchGAN discriminator, or None for no adversarial term.
+        unet_def: factory of the latent denoiser; the workflow adds ``num_class_embeds`` (classes + "no label").
+        noise_schedule: factory of the training noise schedule.
+        autoencoder_optimizer / discriminator_optimizer / optimizer: optimiser factories, called with parameters.
+        autoencoder_loss: the autoencoder's reconstruction loss.
+        autoencoder_step / diffusion_step: step factories (``AutoencoderStep``, ``LatentDiffusionStep``) holding
+            their own settings (adversarial weight, label dropout...); the workflow adds networks, data and rank.
         autoencoder_epochs / diffusion_epochs: epochs of each phase.
         batch_size / autoencoder_batch_size: per-rank batch sizes of the diffusion / autoencoder phase.
-        learning_rate / autoencoder_learning_rate: AdamW learning rates.
-        label_dropout: classifier-free-guidance label dropout in training.
+        adversarial_start_epoch: first epoch of the autoencoder phase with the adversarial terms.
         ema_decay: EMA decay of the UNet weights (0 disables EMA; sampling then uses the raw weights).
-        prediction: "epsilon" or "v".
-        sample: settings of the end-of-training sample grid (``sampler``, ``steps``, ``guidance_scale``,
-            ``per_class``).
-        precision: "fp32" | "bf16" (autocast) | "fp16" (CUDA only) of the diffusion phase and sampling;
+        prediction: what the denoiser predicts ("epsilon" or "v").
+        latent_norm: "global" (one scale: 1 / std of all latents) or "channel" (each channel to mean 0, std 1).
+        sample: settings of the sample grids (``sampler``, ``steps``, ``eta``, ``guidance_scale``, ``per_class``).
+        evaluation: FID / KID / precision / recall settings while training (``interval`` 0: off).
+        precision / autoencoder_precision: "fp32" | "bf16" | "fp16" of the diffusion / autoencoder phase;
             channels_last: NHWC activations.
-        autoencoder_precision: precision of the autoencoder phase and of encoding the latents (None: ``precision``).
-            On CPUs with AMX, bf16 speeds up the 64 px autoencoder about 2x but slows the UNet on 16 x 16 latents.
-        intensity / window: intensity normalisation of the data layer.
+        checkpoint_every / log_every / preview_every: iterations between checkpoints and log lines, epochs
+            between previews (0: off).
         seed: everything random derives from it; device: "cpu", "cuda", "cuda:1"...
         handlers: Ignite handlers attached to both phases' engines (``--tracking mlflow`` adds MLflow here).
-        latent_norm: "global" (one scale: 1 / std of all latents, as in latent diffusion) or "channel"
-            (each latent channel shifted to mean 0 and scaled to std 1).
-        preview_every: epochs between previews written while training (0: off): loss curves and a grid of
-            reconstructions / samples in each phase folder (``<phase>_loss_curves.png``, ``<phase>_samples.png``)
-            and in TensorBoard as images.
     """
 
     def __init__(
         self,
         output_dir: str,
-        dataset_dir: str | None = None,
-        image_size: int = 64,
-        channels: int = 1,
-        autoencoder_args: dict | None = None,
-        discriminator_args: dict | None = None,
-        unet_args: dict | None = None,
-        schedule_args: dict | None = None,
-        autoencoder_epochs: int = 10,
-        diffusion_epochs: int = 50,
-        batch_size: int = 32,
-        autoencoder_batch_size: int = 16,
-        learning_rate: float = 2e-4,
-        autoencoder_learning_rate: float = 2e-4,
-        label_dropout: float = 0.5,
-        ema_decay: float = 0.999,
-        prediction: str = "epsilon",
-        adversarial_weight: float = 0.05,
-        adversarial_start_epoch: int = 1,
-        sample: dict | None = None,
-        precision: str = "fp32",
-        channels_last: bool = False,
-        intensity: str = "auto",
-        window: str | None = None,
-        split: str = "train",
-        phantom_count: int = 512,
-        num_classes: int | None = None,
-        checkpoint_every: int = 200,
-        log_every: int = 10,
-        seed: int = 0,
-        device: str = "cpu",
-        evaluation: dict | None = None,
+        dataset_dir: str | None,
+        image_size: int,
+        channels: int,
+        num_classes: int | None,
+        intensity: str,
+        window: str | None,
+        split: str,
+        phantom_count: int,
+        autoencoder_def: Callable[..., nn.Module],
+        discriminator_def: Callable[..., nn.Module] | None,
+        unet_def: Callable[..., nn.Module],
+        noise_schedule: Callable[..., Any],
+        autoencoder_optimizer: Callable[..., torch.optim.Optimizer],
+        discriminator_optimizer: Callable[..., torch.optim.Optimizer],
+        optimizer: Callable[..., torch.optim.Optimizer],
+        autoencoder_loss: Any,
+        autoencoder_step: Callable[..., Any],
+        diffusion_step: Callable[..., Any],
+        autoencoder_epochs: int,
+        diffusion_epochs: int,
+        batch_size: int,
+        autoencoder_batch_size: int,
+        adversarial_start_epoch: int,
+        ema_decay: float,
+        prediction: str,
+        latent_norm: str,
+        sample: dict,
+        evaluation: dict | None,
+        precision: str,
+        autoencoder_precision: str | None,
+        channels_last: bool,
+        checkpoint_every: int,
+        log_every: int,
+        preview_every: int,
+        seed: int,
+        device: str,
         handlers: list | None = None,
-        latent_norm: str = "global",
-        autoencoder_precision: str | None = None,
-        preview_every: int = 0,
     ) -> None:
         self.out = Path(output_dir)
         self.dataset_dir = dataset_dir or None
         self.image_size, self.channels = int(image_size), int(channels)
-        self.ae_args = {"in_channels": self.channels, **(autoencoder_args or {})}
-        self.disc_args = discriminator_args
-        self.unet_args = unet_args or {"channels": [64, 128, 128]}
-        self.schedule_args = schedule_args or {"num_steps": 1000, "kind": "scaled_linear", "beta_start": 0.002, "beta_end": 0.02}
-        self.ae_epochs, self.dm_epochs = int(autoencoder_epochs), int(diffusion_epochs)
-        self.batch_size, self.ae_batch_size = int(batch_size), int(autoencoder_batch_size)
-        self.lr, self.ae_lr = float(learning_rate), float(autoencoder_learning_rate)
-        self.label_dropout, self.ema_decay, self.prediction = float(label_dropout), float(ema_decay), prediction
-        self.adv_w, self.adv_start_epoch = float(adversarial_weight), int(adversarial_start_epoch)
-        self.sample_args = {"sampler": "ddim", "steps": 50, "guidance_scale": 1.0, "per_class": 8, **(sample or {})}
-        self.precision, self.channels_last = precision, bool(channels_last)
-        self.ae_precision = autoencoder_precision or precision
         self.intensity, self.window, self.split = intensity, window, split
         self.phantom_count, self.num_classes = int(phantom_count), num_classes
-        self.checkpoint_every, self.log_every = int(checkpoint_every), int(log_every)
-        self.seed = int(seed)
-        self.device = torch.device(device if (device != "cuda" or torch.cuda.is_available()) else "cpu")
-        self.evaluation = evaluation
-        self.handlers = list(handlers or [])
+        self.factories = {"autoencoder_def": autoencoder_def, "discriminator_def": discriminator_def,
+                          "unet_def": unet_def, "noise_schedule": noise_schedule,
+                          "autoencoder_optimizer": autoencoder_optimizer,
+                          "discriminator_optimizer": discriminator_optimizer, "optimizer": optimizer,
+                          "autoencoder_step": autoencoder_step, "diffusion_step": diffusion_step}  # fmt: skip
+        self.autoencoder_loss = autoencoder_loss
+        self.ae_epochs, self.dm_epochs = int(autoencoder_epochs), int(diffusion_epochs)
+        self.batch_size, self.ae_batch_size = int(batch_size), int(autoencoder_batch_size)
+        self.adv_start_epoch = int(adversarial_start_epoch)
+        self.ema_decay, self.prediction = float(ema_decay), prediction
         if latent_norm not in ("global", "channel"):
             raise ValueError(f"latent_norm must be 'global' or 'channel', got {latent_norm!r}")
         self.latent_norm = latent_norm
+        self.sample_args = dict(sample)
+        self.evaluation = evaluation
+        self.precision, self.channels_last = precision, bool(channels_last)
+        self.ae_precision = autoencoder_precision or precision
+        self.checkpoint_every, self.log_every = int(checkpoint_every), int(log_every)
+        self.preview_every = int(preview_every)
+        self.seed = int(seed)
+        self.device = torch.device(device if (device != "cuda" or torch.cuda.is_available()) else "cpu")
+        self.handlers = list(handlers or [])
         self.rank, self.world = idist.get_rank(), idist.get_world_size()
         self.timings: dict[str, float] = {}
-        self.preview_every = int(preview_every)
 
     # ------------------------------------------------------------------ public
     def run(self) -> dict[str, Any]:
@@ -191,22 +167,28 @@ class MedfusionWorkflow:
             return {}
         return self.report(data, vae, unet_ema, extra)
 
+    def settings(self) -> dict[str, Any]:
+        """What makes this run: plain settings plus the definitions of its components (JSON-able)."""
+        skip = ("handlers", "timings", "record", "rank", "world", "factories", "autoencoder_loss")
+        plain = {k: v for k, v in vars(self).items() if k not in skip and not k.startswith("_")}
+        parts = {k: definition(f) if f is not None else None for k, f in self.factories.items()}
+        return {**plain, **flatten({**parts, "autoencoder_loss": describe(self.autoencoder_loss)})}
+
     def tracking_params(self) -> dict[str, Any]:
         """The settings a tracking handler records as the run's parameters."""
-        skip = ("handlers", "timings", "record", "rank", "world", "out")
-        return {k: v for k, v in vars(self).items() if k not in skip and not k.startswith("_")}
+        return {k: v for k, v in self.settings().items() if k != "out"}
 
     def check_run_folder(self, data: ImageTensorSet) -> dict[str, Any]:
         """Record (first run) or check (rerun) the settings and dataset of ``run_record.json``; see ``run_record``."""
         from monai_synth.engines.run_record import check_run_record, dataset_fingerprint
 
-        settings = {k: v for k, v in vars(self).items() if k not in ("handlers", "timings", "record", "rank", "world")}
-        return check_run_record(self.out / "run_record.json", settings, dataset_fingerprint(data.files),
+        return check_run_record(self.out / "run_record.json", self.settings(), dataset_fingerprint(data.files),
                                 MEDFUSION_HARMLESS, write=self.rank == 0)
 
     def train_autoencoder(self, data: ImageTensorSet) -> LatentImageAutoencoder:
         """Phase 1: the VAE (+ PatchGAN discriminator); returns the trained VAE in eval mode."""
-        vae = LatentImageAutoencoder(**self.ae_args).to(self.device)
+        vae, ae_def = complete(self.factories["autoencoder_def"])
+        vae = vae.to(self.device)
         if self.channels_last:
             # in every process, trained here or loaded: the memory format changes the convolutions' rounding, so
             # a run resumed in the diffusion phase would otherwise encode slightly different latents
@@ -214,28 +196,25 @@ class MedfusionWorkflow:
         phase_dir = self.out / "autoencoder"
         if not (phase_dir / "final.pt").exists():
             disc = None
-            if self.disc_args:
-                disc = PatchDiscriminator(spatial_dims=2, in_channels=self.channels, out_channels=1, **self.disc_args)
-                disc = disc.to(self.device)
-            if self.channels_last and disc is not None:
-                disc = disc.to(memory_format=torch.channels_last)
-            opt_g = torch.optim.AdamW(vae.parameters(), lr=self.ae_lr, betas=(0.5, 0.9))
-            opt_d = torch.optim.AdamW(disc.parameters(), lr=self.ae_lr, betas=(0.5, 0.9)) if disc else None
-            vae_t, disc_t = self._distribute(vae), self._distribute(disc)
+            if self.factories["discriminator_def"] is not None:
+                disc = self.factories["discriminator_def"]().to(self.device)
+                if self.channels_last:
+                    disc = disc.to(memory_format=torch.channels_last)
+            opt_g = self.factories["autoencoder_optimizer"](vae.parameters())
+            opt_d = self.factories["discriminator_optimizer"](disc.parameters()) if disc is not None else None
             per_epoch = iterations_per_epoch(len(data), self.ae_batch_size, self.world)
-            step = AutoencoderStep(
-                vae_t, disc_t, opt_g, opt_d, data.images, self.ae_batch_size, self.seed,
-                AutoencoderReconstructionLoss(ssim_window=7 if self.image_size < 128 else 11),
-                adversarial_weight=self.adv_w, adversarial_start=self.adv_start_epoch * per_epoch + 1,
-                device=self.device, precision=self.ae_precision, channels_last=self.channels_last,
-                rank=self.rank, world_size=self.world,
+            step = self.factories["autoencoder_step"](
+                vae=self._distribute(vae), discriminator=self._distribute(disc), opt_g=opt_g, opt_d=opt_d,
+                images=data.images, batch_size=self.ae_batch_size, seed=self.seed, loss=self.autoencoder_loss,
+                adversarial_start=self.adv_start_epoch * per_epoch + 1, device=self.device,
+                precision=self.ae_precision, channels_last=self.channels_last, rank=self.rank, world_size=self.world,
             )
             to_save: dict[str, Any] = {"autoencoder": vae, "opt_g": opt_g}
             if disc is not None:
                 to_save.update(discriminator=disc, opt_d=opt_d)
             phase = TrainingPhase(
                 "autoencoder", self.out, step, to_save, {"autoencoder": vae}, per_epoch, self.ae_epochs,
-                self.checkpoint_every, self.log_every, final_extra=lambda: {"autoencoder_args": self.ae_args},
+                self.checkpoint_every, self.log_every, final_extra=lambda: {"autoencoder_def": ae_def},
                 handlers=self.handlers, preview=self._reconstruction_preview(vae, data), preview_every=self.preview_every,
                 tracking_params=self.tracking_params(), last_phase=False,
             )
@@ -251,10 +230,12 @@ class MedfusionWorkflow:
         mu, sigma, scale, shift = normalise_latents(mu, sigma, self.latent_norm)
         n_cls = data.num_classes
         torch.manual_seed(self.seed + 1)  # the same initial UNet whether or not phase 1 ran in this process
-        unet = build_unet(self.unet_args, vae.latent_channels, n_cls).to(self.device)
+        unet, unet_def = complete(self.factories["unet_def"], num_class_embeds=n_cls + 1)  # + "no label"
+        unet = unet.to(self.device)
         if self.channels_last:
             unet = unet.to(memory_format=torch.channels_last)
-        schedule = build_schedule(self.schedule_args).to(self.device)
+        schedule, schedule_def = complete(self.factories["noise_schedule"])
+        schedule = schedule.to(self.device)
         extra = {
             "latent_scale": scale,
             "latent_shift": shift,
@@ -263,8 +244,8 @@ class MedfusionWorkflow:
             "num_classes": n_cls,
             "null_label": n_cls,
             "class_names": data.class_names,
-            "unet_args": dict(self.unet_args),
-            "schedule_args": dict(self.schedule_args),
+            "unet_def": unet_def,
+            "noise_schedule_def": schedule_def,
             "prediction": self.prediction,
             "intensity": data.intensity,
             "image_size": self.image_size,
@@ -273,12 +254,13 @@ class MedfusionWorkflow:
         phase_dir = self.out / "diffusion"
         if not (phase_dir / "final.pt").exists():
             ema = WeightEMA(unet, self.ema_decay) if self.ema_decay > 0 else None
-            opt = torch.optim.AdamW(unet.parameters(), lr=self.lr, weight_decay=0.0)
+            opt = self.factories["optimizer"](unet.parameters())
             per_epoch = iterations_per_epoch(len(data), self.batch_size, self.world)
-            step = LatentDiffusionStep(
-                self._distribute(unet), opt, ema, schedule, mu, sigma, data.labels, 1.0, self.batch_size,
-                self.seed, self.label_dropout, n_cls, self.prediction, device=self.device,
-                precision=self.precision, channels_last=self.channels_last, rank=self.rank, world_size=self.world,
+            step = self.factories["diffusion_step"](
+                unet=self._distribute(unet), optimizer=opt, ema=ema, schedule=schedule, latent_mu=mu,
+                latent_sigma=sigma, labels=data.labels, scale=1.0, batch_size=self.batch_size, seed=self.seed,
+                null_label=n_cls, prediction=self.prediction, device=self.device, precision=self.precision,
+                channels_last=self.channels_last, rank=self.rank, world_size=self.world,
             )
             to_save: dict[str, Any] = {"unet": unet, "optimizer": opt}
             final: dict[str, Any] = {"unet": unet}
@@ -440,18 +422,15 @@ def load_medfusion(checkpoint_dir: str | Path, device: str | torch.device = "cpu
 
     device = torch.device(device)
     ae_state, dm_state, ae_path, dm_path = _medfusion_states(Path(checkpoint_dir), device)
-    vae = vae if vae is not None else LatentImageAutoencoder(**ae_state["autoencoder_args"])
-    vae = vae.to(device)
+    vae = (vae if vae is not None else build(ae_state["autoencoder_def"])).to(device)
     vae.load_state_dict(ae_state["autoencoder"])
-    if unet is None:
-        unet = build_unet(dm_state["unet_args"], vae.latent_channels, dm_state["num_classes"])
-    unet = unet.to(device)
+    unet = (unet if unet is not None else build(dm_state["unet_def"])).to(device)
     unet.load_state_dict(dm_state.get("unet_ema", dm_state["unet"]))
     info = {k: v for k, v in dm_state.items() if k not in ("unet", "unet_ema", "history")}
     info.update(
         vae=vae.eval().requires_grad_(False),
         unet=unet.eval().requires_grad_(False),
-        schedule=build_schedule(dm_state["schedule_args"]).to(device),
+        schedule=build(dm_state["noise_schedule_def"]).to(device),
         checkpoint_sha256=sha256_of(dm_path),
         autoencoder_sha256=sha256_of(ae_path),
     )
@@ -464,13 +443,17 @@ def _medfusion_states(ckdir: Path, device: torch.device) -> tuple[dict, dict, Pa
         settings = read_bundle_settings(ckdir)
         if settings["kind"] != "medfusion":
             raise ValueError(f"{ckdir}: the bundle holds a {settings['kind']} model, not a Medfusion model")
-        ae_state = {"autoencoder_args": settings["autoencoder_args"],
+        ae_state = {"autoencoder_def": settings["autoencoder_def"],
                     "autoencoder": read_bundle_weights(ckdir, "autoencoder", device)}
-        dm_state = {k: v for k, v in settings.items() if k not in ("kind", "autoencoder_args")}
+        dm_state = {k: v for k, v in settings.items() if k not in ("kind", "autoencoder_def")}
         dm_state["unet"] = read_bundle_weights(ckdir, "model", device)
         return ae_state, dm_state, bundle_weights_path(ckdir, "autoencoder"), bundle_weights_path(ckdir)
     ae_path, dm_path = ckdir / "autoencoder" / "final.pt", ckdir / "diffusion" / "final.pt"
     for p in (ae_path, dm_path):
         if not p.exists():
             raise FileNotFoundError(f"{p}: no trained model here; run bundles/medfusion/train.json first")
-    return load_state(ae_path, device), load_state(dm_path, device), ae_path, dm_path
+    ae_state, dm_state = load_state(ae_path, device), load_state(dm_path, device)
+    if "unet_def" not in dm_state or "autoencoder_def" not in ae_state:
+        raise ValueError(f"{ckdir}: trained by an older monai_synth (no network definitions in final.pt); train it "
+                         "again, or export it with the version that trained it")
+    return ae_state, dm_state, ae_path, dm_path
