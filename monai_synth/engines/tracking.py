@@ -16,9 +16,14 @@ def share_run_details(handler: Any, params: Mapping[str, Any], artifacts: Sequen
     (files logged at completion); ``--tracking mlflow`` builds it with neither set to our run.
     """
     if hasattr(handler, "experiment_param") and not handler.experiment_param:
-        handler.experiment_param = {k: _param_text(v) for k, v in params.items()}
+        handler.experiment_param = {_param_name(k): _param_text(v) for k, v in params.items()}
     if hasattr(handler, "artifacts"):
         handler.artifacts = tuple(a for a in handler.artifacts if a) + tuple(str(a) for a in artifacts)
+
+
+def _param_name(key: str) -> str:
+    """A config id as an MLflow parameter name: ``optimizer#lr`` -> ``optimizer.lr`` (MLflow refuses ``#``)."""
+    return key.replace("#", ".")
 
 
 def _param_text(value: Any) -> str:

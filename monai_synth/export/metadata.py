@@ -26,7 +26,7 @@ INTENDED_USE = ("Research and development only. Every output image is synthetic 
 # keys of the runs' metrics files that are settings or bookkeeping rather than measured figures
 _SETTINGS_KEYS = {"written_at", "dataset", "num_images", "num_classes", "image_size", "latent_shape", "latent_scale",
                   "sampler", "device", "precision", "autoencoder_precision", "model", "task", "description", "epochs",
-                  "batch_size", "degradation", "network_args", "report_images", "report_note", "world_size",
+                  "batch_size", "degradation", "network_def", "report_images", "report_note", "world_size",
                   "channels"}
 _NAMES = {
     "medfusion": ("Medfusion: class-conditional latent diffusion (trained model)", "Class-conditional image synthesis"),

@@ -21,8 +21,10 @@ BUNDLE = REPO / "bundles" / "med_cdiff"
 DATA = REPO / ".." / "shared" / "data"
 SIZE = 16
 NETWORKS = {
-    "diffusion": {"channels": [8, 16], "attention_levels": [False, False], "norm_num_groups": 8, "num_head_channels": 8},
-    "pix2pix": {"generator": {"features": 8, "depth": 3}, "discriminator": {"channels": 8, "num_layers_d": 1}},
+    "diffusion": {"models#diffusion#unet_def#channels": [8, 16], "models#diffusion#unet_def#attention_levels": [False, False],
+                  "models#diffusion#unet_def#norm_num_groups": 8, "models#diffusion#unet_def#num_head_channels": 8},
+    "pix2pix": {"models#pix2pix#generator_def#features": 8, "models#pix2pix#generator_def#depth": 3,
+                "models#pix2pix#discriminator_def#channels": 8, "models#pix2pix#discriminator_def#num_layers_d": 1},
 }
 
 
@@ -32,7 +34,7 @@ def _train_tiny(out: Path, model: str) -> None:
         pytest.skip("bundles/med_cdiff/train.json (developer A) is not there yet")
     run(config_file=str(BUNDLE / "train.json"), output_dir=str(out), model=model, image_size=SIZE, epochs=1,
         batch_size=4, phantom_count=8, factors=[2.0], precision="fp32", channels_last=False, report_images=1,
-        checkpoint_every=1, device="cpu", **{f"networks#{model}": NETWORKS[model], "noise_schedule#num_steps": 20,
+        checkpoint_every=1, device="cpu", **{**NETWORKS[model], "noise_schedule#num_steps": 20,
                                              "sample#steps": 2})
 
 

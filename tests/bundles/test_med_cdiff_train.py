@@ -25,18 +25,18 @@ MED_CDIFF_TINY = {
     "channels_last": False,
     "device": "cpu",
     "factors": [2.0, 4.0],
-    "networks#diffusion#channels": [8, 16],
-    "networks#diffusion#attention_levels": [False, False],
-    "networks#diffusion#norm_num_groups": 8,
-    "networks#diffusion#num_head_channels": 8,
-    "networks#pix2pix#generator#features": 4,
-    "networks#pix2pix#discriminator#channels": 4,
-    "networks#pix2pix#discriminator#num_layers_d": 2,
-    "networks#srgan#generator#features": 4,
-    "networks#srgan#generator#num_blocks": 1,
-    "networks#srgan#discriminator#features": 4,
-    "networks#srgan#discriminator#num_stages": 2,
-    "networks#srgan#discriminator#dense": 8,
+    "models#diffusion#unet_def#channels": [8, 16],
+    "models#diffusion#unet_def#attention_levels": [False, False],
+    "models#diffusion#unet_def#norm_num_groups": 8,
+    "models#diffusion#unet_def#num_head_channels": 8,
+    "models#pix2pix#generator_def#features": 4,
+    "models#pix2pix#discriminator_def#channels": 4,
+    "models#pix2pix#discriminator_def#num_layers_d": 2,
+    "models#srgan#generator_def#features": 4,
+    "models#srgan#generator_def#num_blocks": 1,
+    "models#srgan#discriminator_def#features": 4,
+    "models#srgan#discriminator_def#num_stages": 2,
+    "models#srgan#discriminator_def#dense": 8,
     "noise_schedule#num_steps": 20,
     "sample#steps": 2,
     "report_images": 2,
@@ -84,8 +84,8 @@ def test_default_settings_are_the_papers():
 
     parser = ConfigParser()
     parser.read_config(str(BUNDLE / "train.json"))
-    assert parser.get_parsed_content("noise_schedule") == {"num_steps": 2000, "kind": "linear", "beta_start": 1e-4,
-                                                           "beta_end": 0.02}
+    assert parser.get_parsed_content("noise_schedule").keywords == {"num_steps": 2000, "kind": "linear",
+                                                                    "beta_start": 1e-4, "beta_end": 0.02}
     assert [round(f, 2) for f in parser.get_parsed_content("factors")] == [2.83, 4.0, 5.66, 8.0, 11.31, 16.0]
     assert parser["task"] == "sr" and parser["model"] == "diffusion" and parser["output_dir"] == "runs/med_cdiff"
     assert parser["image_size"] <= 64

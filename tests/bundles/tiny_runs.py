@@ -22,17 +22,28 @@ MEDFUSION = {
 }  # fmt: skip
 MED_CDIFF = {
     "image_size": 16, "phantom_count": 4, "batch_size": 4, "epochs": 1, "precision": "fp32", "channels_last": False,
-    "device": "cpu", "factors": [2.0], "networks#diffusion#channels": [8, 16],
-    "networks#diffusion#attention_levels": [False, False], "networks#diffusion#norm_num_groups": 8,
-    "networks#diffusion#num_head_channels": 8, "networks#pix2pix#generator#features": 4,
-    "networks#pix2pix#generator#depth": 3, "networks#pix2pix#discriminator#channels": 4,
-    "networks#pix2pix#discriminator#num_layers_d": 1, "noise_schedule#num_steps": 20, "sample#steps": 2,
+    "device": "cpu", "factors": [2.0], "models#diffusion#unet_def#channels": [8, 16],
+    "models#diffusion#unet_def#attention_levels": [False, False], "models#diffusion#unet_def#norm_num_groups": 8,
+    "models#diffusion#unet_def#num_head_channels": 8, "models#pix2pix#generator_def#features": 4,
+    "models#pix2pix#generator_def#depth": 3, "models#pix2pix#discriminator_def#channels": 4,
+    "models#pix2pix#discriminator_def#num_layers_d": 1, "noise_schedule#num_steps": 20, "sample#steps": 2,
     "report_images": 1, "checkpoint_every": 1, "log_every": 1,
 }  # fmt: skip
 STYLEGAN2 = {
     "image_size": 16, "channel_base": 128, "channel_max": 16, "z_dim": 8, "w_dim": 8, "mapping_layers": 1,
     "batch_size": 4, "phantom_count": 4, "epochs": 1, "device": "cpu", "log_every": 1, "evaluation#interval": 0,
 }  # fmt: skip
+
+
+def bundle_trainer(bundle: str, **overrides):
+    """The ``train#trainer`` of ``bundles/<bundle>/train.json`` with overrides (``#`` ids allowed), not run."""
+    from monai.bundle import ConfigParser
+
+    parser = ConfigParser()
+    parser.read_config(str(BUNDLES / bundle / "train.json"))
+    for key, value in overrides.items():
+        parser[key] = value
+    return parser.get_parsed_content("train#trainer")
 
 
 def train_medfusion(out: Path) -> Path:

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 import json
 from pathlib import Path
 
 import pytest
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bundles"))
+
+from tiny_runs import bundle_trainer  # noqa: E402
 from orthanc_server import ORTHANC_AET, OUR_AET, Orthanc, orthanc_binary, start_orthanc
 
 CT_SERIES = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "dicom" / "ct_abdomen_18"
@@ -45,21 +49,22 @@ def ct_series() -> Path:
     return CT_SERIES.resolve()
 
 
-TINY_DIFFUSION = {"channels": [8, 16], "attention_levels": [False, False], "norm_num_groups": 8, "num_head_channels": 8}
+TINY_DIFFUSION = {"models#diffusion#unet_def#channels": [8, 16], "models#diffusion#unet_def#attention_levels": [False, False],
+                  "models#diffusion#unet_def#norm_num_groups": 8, "models#diffusion#unet_def#num_head_channels": 8}
 
 
 @pytest.fixture(scope="session")
 def restore_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An exported Med-cDiff bundle (tiny diffusion model, denoising, 16 px, trained for 1 epoch on the phantom)."""
     from monai_synth.engines.image_tensors import load_image_tensors
-    from monai_synth.engines.med_cdiff import MedCDiffWorkflow
     from monai_synth.export import export_run
 
     root = tmp_path_factory.mktemp("med_cdiff")
-    workflow = MedCDiffWorkflow(
-        output_dir=str(root / "run"), task="denoise", model="diffusion", image_size=16, phantom_count=4,
-        batch_size=4, epochs=1, network_args=TINY_DIFFUSION, schedule_args={"num_steps": 20},
-        sample={"steps": 2}, checkpoint_every=1, log_every=1, learning_rate=1e-3, report_images=2,
+    workflow = bundle_trainer(
+        "med_cdiff", output_dir=str(root / "run"), task="denoise", model="diffusion", image_size=16, phantom_count=4,
+        batch_size=4, epochs=1, **TINY_DIFFUSION, **{"noise_schedule#num_steps": 20, "sample#steps": 2},
+        checkpoint_every=1, log_every=1, learning_rate=1e-3, report_images=2, precision="fp32", channels_last=False,
+        device="cpu",
     )
     workflow.train(load_image_tensors(None, 16, phantom_count=4))
     bundle = export_run(root / "run", root / "bundle")

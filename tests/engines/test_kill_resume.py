@@ -31,9 +31,9 @@ MEDFUSION = {
 }  # fmt: skip
 MED_CDIFF = {
     "image_size": 16, "phantom_count": 16, "batch_size": 4, "epochs": 2, "precision": "fp32", "channels_last": True,
-    "device": "cpu", "factors": [2.0], "networks#diffusion#channels": [8, 16],
-    "networks#diffusion#attention_levels": [False, False], "networks#diffusion#norm_num_groups": 8,
-    "networks#diffusion#num_head_channels": 8, "noise_schedule#num_steps": 20, "sample#steps": 2,
+    "device": "cpu", "factors": [2.0], "models#diffusion#unet_def#channels": [8, 16],
+    "models#diffusion#unet_def#attention_levels": [False, False], "models#diffusion#unet_def#norm_num_groups": 8,
+    "models#diffusion#unet_def#num_head_channels": 8, "noise_schedule#num_steps": 20, "sample#steps": 2,
     "report_images": 2, "checkpoint_every": 2, "log_every": 1,
 }  # fmt: skip
 STYLEGAN2 = {

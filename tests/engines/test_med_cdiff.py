@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import pytest
 import torch
 from ignite.engine import Events
@@ -11,12 +14,19 @@ from monai_synth.engines.med_cdiff import InterpolationRestorer, MedCDiffWorkflo
 from monai_synth.engines.image_tensors import load_image_tensors
 from monai_synth.transforms import downsample, upsample
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bundles"))
+
+from tiny_runs import bundle_trainer  # noqa: E402
+
 TINY_NETS = {
-    "diffusion": {"channels": [8, 16], "attention_levels": [False, False], "norm_num_groups": 8,
-                  "num_head_channels": 8},
-    "pix2pix": {"generator": {"features": 4, "depth": 4}, "discriminator": {"channels": 4, "num_layers_d": 2}},
-    "srgan": {"generator": {"features": 4, "num_blocks": 1}, "discriminator": {"features": 4, "num_stages": 2, "dense": 8}},
-}
+    "models#diffusion#unet_def#channels": [8, 16], "models#diffusion#unet_def#attention_levels": [False, False],
+    "models#diffusion#unet_def#norm_num_groups": 8, "models#diffusion#unet_def#num_head_channels": 8,
+    "models#pix2pix#generator_def#features": 4, "models#pix2pix#generator_def#depth": 4,
+    "models#pix2pix#discriminator_def#channels": 4, "models#pix2pix#discriminator_def#num_layers_d": 2,
+    "models#srgan#generator_def#features": 4, "models#srgan#generator_def#num_blocks": 1,
+    "models#srgan#discriminator_def#features": 4, "models#srgan#discriminator_def#num_stages": 2,
+    "models#srgan#discriminator_def#dense": 8,
+}  # fmt: skip
 
 
 class Interrupt(RuntimeError):
@@ -38,13 +48,14 @@ class StopAt:
 
 
 def _workflow(out, model="diffusion", task="sr", handlers=None, **kw) -> MedCDiffWorkflow:
-    args = dict(
-        output_dir=str(out), task=task, model=model, image_size=16, phantom_count=8, batch_size=4, epochs=2,
-        network_args=TINY_NETS.get(model), schedule_args={"num_steps": 50}, sample={"steps": 3},
-        degradation={"factors": [2.0, 4.0]}, checkpoint_every=1, log_every=1, ema_decay=0.9, handlers=handlers,
-        learning_rate=1e-3, report_images=2,
-    )
-    return MedCDiffWorkflow(**{**args, **kw})
+    """The bundle's trainer with tiny networks (``train.json`` and overrides)."""
+    args = {
+        "output_dir": str(out), "task": task, "model": model, "image_size": 16, "phantom_count": 8, "batch_size": 4,
+        "epochs": 2, **TINY_NETS, "noise_schedule#num_steps": 50, "sample#steps": 3, "sample#strength": 1.0,
+        "factors": [2.0, 4.0], "checkpoint_every": 1, "log_every": 1, "ema_decay": 0.9, "train#handlers": handlers or [],
+        "learning_rate": 1e-3, "report_images": 2, "precision": "fp32", "channels_last": False, "device": "cpu",
+    }  # fmt: skip
+    return bundle_trainer("med_cdiff", **{**args, **kw})
 
 
 @pytest.fixture(scope="module")
@@ -69,10 +80,12 @@ def test_interrupted_run_resumes_to_the_same_weights(tmp_path, data, model, task
 
 
 def test_srgan_needs_the_sr_task(tmp_path):
-    with pytest.raises(ValueError, match="srgan.*sr"):
+    with pytest.raises(RuntimeError) as err:  # the config parser wraps the workflow's ValueError
         _workflow(tmp_path, "srgan", "denoise")
-    with pytest.raises(ValueError, match="model"):
-        _workflow(tmp_path, "unet", "sr", network_args={})
+    assert isinstance(err.value.__cause__, ValueError) and "needs task 'sr'" in str(err.value.__cause__)
+    with pytest.raises(RuntimeError) as err:
+        _workflow(tmp_path, "unet", "sr")
+    assert isinstance(err.value.__cause__, ValueError) and "model must be one of" in str(err.value.__cause__)
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +103,7 @@ def test_run_writes_checkpoint_grid_and_metrics(trained):
                  "pix2pix_grid.png", "pix2pix_metrics.json"):
         assert (trained / name).is_file(), name
     final = load_state(trained / "diffusion" / "final.pt")
-    assert {"network", "network_ema", "model", "task", "degradation", "network_args", "schedule_args", "image_size",
+    assert {"network", "network_ema", "model", "task", "degradation", "network_def", "noise_schedule_def", "image_size",
             "channels", "intensity", "class_names"} <= set(final)
     metrics = json.loads((trained / "diffusion_metrics.json").read_text())
     assert set(metrics["settings"]) == {"x2", "x4"}

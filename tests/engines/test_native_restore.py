@@ -18,9 +18,9 @@ REPO = Path(__file__).resolve().parents[2]
 CT = REPO / ".." / "shared" / "data" / "dicom" / "ct_abdomen_18"
 TINY = {
     "task": "denoise", "image_size": 32, "phantom_count": 4, "batch_size": 4, "epochs": 1, "precision": "fp32",
-    "channels_last": False, "device": "cpu", "networks#diffusion#channels": [8, 16],
-    "networks#diffusion#attention_levels": [False, False], "networks#diffusion#norm_num_groups": 8,
-    "networks#diffusion#num_head_channels": 8, "noise_schedule#num_steps": 20, "sample#steps": 1,
+    "channels_last": False, "device": "cpu", "models#diffusion#unet_def#channels": [8, 16],
+    "models#diffusion#unet_def#attention_levels": [False, False], "models#diffusion#unet_def#norm_num_groups": 8,
+    "models#diffusion#unet_def#num_head_channels": 8, "noise_schedule#num_steps": 20, "sample#steps": 1,
     "report_images": 1, "checkpoint_every": 1, "log_every": 1,
 }  # fmt: skip
 

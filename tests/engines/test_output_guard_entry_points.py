@@ -11,11 +11,13 @@ import pytest
 from PIL import Image
 
 from monai_synth.engines.med_cdiff.infer import restore_to_folder
-from monai_synth.engines.medfusion import MedfusionWorkflow
 from monai_synth.io.output_guard import OutputConflict
 
 sys.path.insert(0, str(Path(__file__).parent))
 from test_med_cdiff_infer import FakeRestorer, _ct_series  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bundles"))
+from tiny_runs import bundle_trainer  # noqa: E402
 
 
 def _digest(folder: Path) -> dict[str, str]:
@@ -40,5 +42,5 @@ def test_training_output_inside_the_dataset_is_refused(tmp_path):
     before = _digest(tmp_path / "data")
     for out in (tmp_path / "data", tmp_path / "data" / "run"):
         with pytest.raises(OutputConflict, match="refusing to write here"):
-            MedfusionWorkflow(str(out), dataset_dir=str(tmp_path / "data")).run()
+            bundle_trainer("medfusion", output_dir=str(out), dataset_dir=str(tmp_path / "data")).run()
     assert _digest(tmp_path / "data") == before

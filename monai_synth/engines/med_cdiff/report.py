@@ -70,7 +70,7 @@ def write_report(wf, data: ImageTensorSet, restorer: Restorer) -> dict[str, Any]
         "device": str(wf.device),
         "precision": wf.precision,
         "degradation": wf.degradation_args,
-        "network_args": wf.network_args,
+        "network_def": wf.definitions.get("network_def"),
         "training_seconds": round(float(final.get("seconds_last_run", 0.0)), 2),
         **wf.timings,
         "report_images": n,

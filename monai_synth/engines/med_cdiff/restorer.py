@@ -1,4 +1,4 @@
-"""Med-cDiff restorers: build the three trained networks, and restore degraded images with them.
+"""Med-cDiff restorers: rebuild the three trained networks, and restore degraded images with them.
 
 A restorer maps a condition (the degraded image, plus the mask for inpainting) ``(B, C_cond, H, W)`` in
 [-1, 1] to restored images ``(B, C, H, W)``. :func:`load_restorer` rebuilds one from the ``final.pt`` that
@@ -12,11 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from monai.networks.nets import DiffusionModelUNet
 from torch import nn
 from tqdm.auto import tqdm
 
 from monai_synth.engines.checkpoint import load_state, sha256_of
+from monai_synth.engines.components import build
 from monai_synth.engines.precision import autocast_for
 from monai_synth.seeding import noise_from_seeds, step_noise_generators
 from monai_synth.io.model_bundle import (
@@ -30,10 +30,6 @@ from monai_synth.transforms.degradation import Degradation, make_degradation, up
 __all__ = [
     "MODELS",
     "SAMPLERS",
-    "build_diffusion_unet",
-    "diffusion_unet_kwargs",
-    "build_generator",
-    "build_discriminator",
     "check_model_task",
     "Restorer",
     "InterpolationRestorer",
@@ -50,51 +46,6 @@ def check_model_task(model: str, task: str) -> None:
         raise ValueError(f"model must be one of {MODELS}, got {model!r}")
     if model == "srgan" and task != "sr":
         raise ValueError(f"model 'srgan' is a super-resolution baseline: it needs task 'sr', got task {task!r}")
-
-
-def diffusion_unet_kwargs(args: dict, channels: int, cond_channels: int) -> dict[str, Any]:
-    """Keyword arguments of MONAI's ``DiffusionModelUNet`` on ``cat(x_t, condition)``, predicting the noise."""
-    levels = len(args["channels"])
-    return {
-        "spatial_dims": 2,
-        "in_channels": channels + cond_channels,
-        "out_channels": channels,
-        "channels": list(args["channels"]),
-        "attention_levels": list(args.get("attention_levels", (False,) * levels)),
-        "num_res_blocks": args.get("num_res_blocks", 1),
-        "norm_num_groups": args.get("norm_num_groups", 32),
-        "num_head_channels": args.get("num_head_channels", 32),
-        "resblock_updown": args.get("resblock_updown", False),
-    }
-
-
-def build_diffusion_unet(args: dict, channels: int, cond_channels: int) -> DiffusionModelUNet:
-    """MONAI's ``DiffusionModelUNet`` (group norm) on ``cat(x_t, condition)`` (see :func:`diffusion_unet_kwargs`)."""
-    return DiffusionModelUNet(**diffusion_unet_kwargs(args, channels, cond_channels))
-
-
-def build_generator(model: str, args: dict, channels: int, cond_channels: int) -> nn.Module:
-    """The restoring network of a model: the diffusion UNet, the pix2pix U-Net or the SRResNet."""
-    if model == "diffusion":
-        return build_diffusion_unet(args, channels, cond_channels)
-    if model == "pix2pix":
-        from monai_synth.networks.pix2pix import Pix2PixGenerator
-
-        return Pix2PixGenerator(cond_channels, channels, **args.get("generator", {}))
-    from monai_synth.networks.srgan import SRResNetGenerator
-
-    return SRResNetGenerator(cond_channels, channels, **args.get("generator", {}))
-
-
-def build_discriminator(model: str, args: dict, channels: int, cond_channels: int) -> nn.Module:
-    """The GAN baselines' discriminator: conditional PatchGAN (pix2pix) or the SRGAN discriminator."""
-    if model == "pix2pix":
-        from monai_synth.networks.pix2pix import build_patch_discriminator
-
-        return build_patch_discriminator(channels + cond_channels, **args.get("discriminator", {}))
-    from monai_synth.networks.srgan import SRGANDiscriminator
-
-    return SRGANDiscriminator(channels, **args.get("discriminator", {}))
 
 
 class Restorer:
@@ -239,18 +190,15 @@ def load_restorer(checkpoint_dir: str | Path, model: str = "diffusion", device: 
         FileNotFoundError: naming the missing ``final.pt``.
         ValueError: on an unknown model or sampler, or a bundle holding another model.
     """
-    from monai_synth.diffusion import make_schedule
-
     if model not in MODELS:
         raise ValueError(f"model must be one of {MODELS}, got {model!r}")
     device = torch.device(device)
     state, path = _restorer_state(Path(checkpoint_dir), model, device)
-    cond_ch = make_degradation(state["task"], state.get("degradation", {})).condition_channels(state["channels"])
-    if net is None:
-        net = build_generator(model, state["network_args"], int(state["channels"]), cond_ch)
-    net = net.to(device)
+    if "network_def" not in state:
+        raise ValueError(f"{path}: trained by an older monai_synth (no network definition stored); train it again")
+    net = (net if net is not None else build(state["network_def"])).to(device)
     net.load_state_dict(state.get("network_ema", state["network"]))
-    schedule = make_schedule(**state["schedule_args"]).to(device) if model == "diffusion" else None
+    schedule = build(state["noise_schedule_def"]).to(device) if model == "diffusion" else None
     return Restorer(net, state, sha256_of(path), schedule, sampler, steps, eta, device, strength=strength)
 
 

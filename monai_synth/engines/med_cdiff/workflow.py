@@ -13,141 +13,123 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import ignite.distributed as idist
 import torch
 from torch import nn
 
+from monai_synth.engines.components import complete, definition, flatten
 from monai_synth.engines.image_tensors import ImageTensorSet, load_image_tensors
 from monai_synth.seeding import iterations_per_epoch
 from monai_synth.engines.med_cdiff.restorer import (
     InterpolationRestorer,
     Restorer,
-    build_discriminator,
-    build_generator,
     check_model_task,
     load_restorer,
 )
-from monai_synth.engines.med_cdiff.steps import ConditionalDiffusionStep, Pix2PixStep, RestorationBatches, SRGANStep
+from monai_synth.engines.med_cdiff.steps import RestorationBatches
 from monai_synth.engines.training_run import TrainingPhase
 from monai_synth.handlers.ema import WeightEMA
 from monai_synth.transforms.degradation import make_degradation
 
-__all__ = ["MedCDiffWorkflow", "Restorer", "InterpolationRestorer", "load_restorer", "default_network_args"]
+__all__ = ["MedCDiffWorkflow", "Restorer", "InterpolationRestorer", "load_restorer"]
 
 logger = logging.getLogger("monai_synth")
 
 #: settings a finished or resumed run may change: they do not change the weights
 MED_CDIFF_HARMLESS = ("out", "checkpoint_every", "log_every", "device", "sample_args", "report_images", "preview_every")
 
-PAPER_SCHEDULE = {"num_steps": 2000, "kind": "linear", "beta_start": 1e-4, "beta_end": 0.02}
-
-
-def default_network_args(model: str) -> dict[str, Any]:
-    """Small CPU-sized networks of each model (the bundle's ``networks`` key overrides them)."""
-    if model == "diffusion":
-        return {"channels": [32, 64, 64], "attention_levels": [False, False, False], "norm_num_groups": 16}
-    if model == "pix2pix":
-        return {"generator": {"features": 32, "depth": 6}, "discriminator": {"channels": 32, "num_layers_d": 3}}
-    return {"generator": {"features": 32, "num_blocks": 8}, "discriminator": {"features": 32, "num_stages": 3, "dense": 256}}
-
-
-def effective_network_args(model: str, args: dict | None, image_size: int) -> dict[str, Any]:
-    """The settings the networks are built with: pix2pix's depth is capped so the bottleneck is >= 1 pixel."""
-    args = {k: (dict(v) if isinstance(v, dict) else v) for k, v in (args or default_network_args(model)).items()}
-    if model == "pix2pix":
-        from monai_synth.networks.pix2pix import max_unet_depth
-
-        gen = args.setdefault("generator", {})
-        gen["depth"] = min(int(gen.get("depth", 8)), max_unet_depth(image_size))
-    return args
+#: the parts each model takes from the config's ``models#<model>`` entry
+MODEL_PARTS = {"diffusion": ("unet_def", "optimizer", "step"),
+               "pix2pix": ("generator_def", "discriminator_def", "optimizer", "step"),
+               "srgan": ("generator_def", "discriminator_def", "optimizer", "step")}  # fmt: skip
 
 
 class MedCDiffWorkflow:
     """Train one Med-cDiff restorer on one dataset and task; write its checkpoint, a restoration grid and metrics.
+
+    ``bundles/med_cdiff/train.json`` wires every part and holds every default: each model's networks, optimiser
+    and step are factories (``"_mode_": "callable"``) under ``models#<model>``; the workflow completes them and
+    stores the network's definition with its weights (:mod:`monai_synth.engines.components`).
 
     Args:
         output_dir: run folder; the model trains in ``output_dir/<model>/`` and the report is
             ``output_dir/<model>_grid.png`` (rows: clean / degraded / restored per setting) and
             ``output_dir/<model>_metrics.json``.
         dataset_dir: any source the data layer reads; empty = the embedded phantom data.
-        task: "sr", "denoise" or "inpaint".
-        degradation: degradation settings (see :func:`monai_synth.transforms.make_degradation`).
+        task: "sr", "denoise" or "inpaint"; degradation: its settings (:func:`monai_synth.transforms.make_degradation`).
         model: "diffusion" (Med-cDiff), "pix2pix" or "srgan" (task "sr" only).
+        models: each model's factories (the config's ``models``): ``unet_def`` (diffusion) or ``generator_def`` +
+            ``discriminator_def`` (GANs), ``optimizer`` (called with the parameters) and ``step`` (completed with
+            networks and batches). Only ``model``'s are used.
+        noise_schedule: factory of the diffusion model's noise schedule.
         image_size / channels: square training size and image channels.
-        epochs / batch_size / learning_rate: training length, per-rank batch, Adam(W) learning rate.
-        network_args: settings of the model's networks (``default_network_args`` when None).
-        schedule_args: ``make_schedule`` settings (default T = 2000, linear 1e-4..0.02).
-        sample: report sampling settings of the diffusion model (``sampler``, ``steps``, ``eta``, ``strength``);
-            default stochastic DDIM (eta 1), 50 steps from pure noise (strength 1). Stochastic DDIM forgets early
-            errors that deterministic samplers keep with T = 2000 (``alphas_cumprod[T-1]`` ~ 1.6e-9) on a briefly
-            trained model; ``strength`` < 1 starts from the noised degraded image (the bundle uses 0.35).
+        epochs / batch_size: training length and per-rank batch.
+        sample: report sampling settings of the diffusion model (``sampler``, ``steps``, ``eta``, ``strength``).
         precision: "fp32" | "bf16" (autocast) | "fp16" (CUDA only); channels_last: NHWC activations.
         intensity / window / split / phantom_count / num_classes: data layer settings.
         seed: everything random derives from it; device: "cpu", "cuda", "cuda:1"...
-        handlers: extra Ignite handlers attached to the engine (e.g. MLflow tracking).
         ema_decay: EMA decay of the diffusion UNet (0: sample with the raw weights).
-        pix2pix_l1_weight: lambda of pix2pix's L1 term (100 in the paper).
-        srgan_adversarial_weight: weight of SRGAN's adversarial term (1e-3 in the paper).
         checkpoint_every / log_every: iterations between checkpoints / loss log lines.
         report_images: images per setting in the report.
+        handlers: extra Ignite handlers attached to the engine (e.g. MLflow tracking).
     """
 
     def __init__(
         self,
         output_dir: str,
-        dataset_dir: str | None = None,
-        task: str = "sr",
-        degradation: dict | None = None,
-        model: str = "diffusion",
-        image_size: int = 64,
-        channels: int = 1,
-        epochs: int = 50,
-        batch_size: int = 16,
-        learning_rate: float = 1e-4,
-        network_args: dict | None = None,
-        schedule_args: dict | None = None,
-        sample: dict | None = None,
-        precision: str = "fp32",
-        channels_last: bool = False,
-        intensity: str = "auto",
-        window: str | None = None,
-        split: str = "train",
-        phantom_count: int = 256,
-        num_classes: int | None = None,
-        seed: int = 0,
-        device: str | torch.device = "cpu",
+        dataset_dir: str | None,
+        task: str,
+        degradation: dict,
+        model: str,
+        models: dict[str, dict[str, Callable[..., Any]]],
+        noise_schedule: Callable[..., Any],
+        image_size: int,
+        channels: int,
+        epochs: int,
+        batch_size: int,
+        sample: dict,
+        precision: str,
+        channels_last: bool,
+        intensity: str,
+        window: str | None,
+        split: str,
+        phantom_count: int,
+        num_classes: int | None,
+        seed: int,
+        device: str | torch.device,
+        ema_decay: float,
+        checkpoint_every: int,
+        log_every: int,
+        report_images: int,
         handlers: list | None = None,
-        ema_decay: float = 0.999,
-        pix2pix_l1_weight: float = 100.0,
-        srgan_adversarial_weight: float = 1e-3,
-        checkpoint_every: int = 200,
-        log_every: int = 10,
-        report_images: int = 4,
     ) -> None:
         check_model_task(model, task)
+        parts = models.get(model, {})
+        missing = [k for k in MODEL_PARTS[model] if k not in parts]
+        if missing:
+            raise ValueError(f"models#{model} of the config lacks {missing}")
         self.out, self.dataset_dir = Path(output_dir), dataset_dir or None
         self.task, self.model = task, model
-        self.degradation_args = dict(degradation or {})
+        self.degradation_args = dict(degradation)
         self.degradation = make_degradation(task, self.degradation_args)
+        self.factories = {k: parts[k] for k in MODEL_PARTS[model]}
+        self.factories["noise_schedule"] = noise_schedule
         self.image_size, self.channels = int(image_size), int(channels)
-        self.cond_channels = self.degradation.condition_channels(self.channels)
-        self.epochs, self.batch_size, self.lr = int(epochs), int(batch_size), float(learning_rate)
-        self.network_args = effective_network_args(model, network_args, self.image_size)
-        self.schedule_args = dict(schedule_args or PAPER_SCHEDULE)
-        self.sample_args = {"sampler": "ddim", "steps": 50, "eta": 1.0, "strength": 1.0, **(sample or {})}
+        self.epochs, self.batch_size = int(epochs), int(batch_size)
+        self.sample_args = dict(sample)
         self.precision, self.channels_last = precision, bool(channels_last)
         self.intensity, self.window, self.split = intensity, window, split
         self.phantom_count, self.num_classes, self.seed = int(phantom_count), num_classes, int(seed)
         dev = str(device)
         self.device = torch.device(dev if (not dev.startswith("cuda") or torch.cuda.is_available()) else "cpu")
         self.handlers, self.ema_decay = list(handlers or []), float(ema_decay)
-        self.l1_weight, self.adv_weight = float(pix2pix_l1_weight), float(srgan_adversarial_weight)
         self.checkpoint_every, self.log_every = int(checkpoint_every), int(log_every)
         self.report_images = int(report_images)
         self.rank, self.world = idist.get_rank(), idist.get_world_size()
         self.timings: dict[str, float] = {}
+        self.definitions: dict[str, Any] = {}
 
     # ------------------------------------------------------------------ public
     def run(self) -> dict[str, Any]:
@@ -176,10 +158,14 @@ class MedCDiffWorkflow:
         """Record (first run) or check (rerun) this model's settings and dataset in ``<model>/run_record.json``."""
         from monai_synth.engines.run_record import check_run_record, dataset_fingerprint
 
-        skip = ("handlers", "timings", "record", "rank", "world", "degradation")  # degradation_args stay
-        settings = {k: v for k, v in vars(self).items() if k not in skip}
-        return check_run_record(self.out / self.model / "run_record.json", settings, dataset_fingerprint(data.files),
-                                MED_CDIFF_HARMLESS, write=self.rank == 0)
+        return check_run_record(self.out / self.model / "run_record.json", self.settings(),
+                                dataset_fingerprint(data.files), MED_CDIFF_HARMLESS, write=self.rank == 0)
+
+    def settings(self) -> dict[str, Any]:
+        """What makes this run: plain settings plus the definitions of its parts (JSON-able)."""
+        skip = ("handlers", "timings", "record", "rank", "world", "degradation", "factories", "definitions")
+        plain = {k: v for k, v in vars(self).items() if k not in skip and not k.startswith("_")}
+        return {**plain, **flatten({k: definition(f) for k, f in self.factories.items()})}
 
     def train(self, data: ImageTensorSet) -> Path:
         """Train the model as one resumable phase; return the path of its ``final.pt``."""
@@ -198,7 +184,7 @@ class MedCDiffWorkflow:
         phase = TrainingPhase(
             self.model, self.out, step, to_save, final, per_epoch, self.epochs, self.checkpoint_every,
             self.log_every, final_extra=lambda: self.checkpoint_settings(data), handlers=self.handlers,
-            tracking_params={k: v for k, v in vars(self).items() if k not in ("handlers", "timings") and not k.startswith("_")},
+            tracking_params={k: v for k, v in self.settings().items() if k != "out"},
         )
         path = phase.run()
         self.timings[f"{self.model}_seconds"] = round(phase.seconds, 2)
@@ -212,8 +198,7 @@ class MedCDiffWorkflow:
             "model": self.model,
             "task": self.task,
             "degradation": dict(self.degradation_args),
-            "network_args": self.network_args,
-            "schedule_args": self.schedule_args,
+            **self.definitions,
             "image_size": self.image_size,
             "channels": self.channels,
             "intensity": dict(data.intensity),
@@ -230,18 +215,21 @@ class MedCDiffWorkflow:
             raise ValueError(f"{path} holds a {self.model} model trained for task {task!r}, not {self.task!r}: "
                              "choose another output_dir for this task")
 
-    def _network(self, net: nn.Module) -> nn.Module:
+    def _network(self, factory: Callable[..., nn.Module], name: str | None = None) -> nn.Module:
+        """Build a network from its factory on the device; keep the definition of the restoring one (``name``)."""
+        net, config = complete(factory)
+        if name:
+            self.definitions[name] = config
         net = net.to(self.device)
         return net.to(memory_format=torch.channels_last) if self.channels_last else net
 
     def _diffusion(self, batches: RestorationBatches) -> tuple[Any, dict, dict]:
-        from monai_synth.diffusion import make_schedule
-
-        unet = self._network(build_generator("diffusion", self.network_args, self.channels, self.cond_channels))
+        unet = self._network(self.factories["unet_def"], "network_def")
         ema = WeightEMA(unet, self.ema_decay) if self.ema_decay > 0 else None
-        opt = torch.optim.AdamW(unet.parameters(), lr=self.lr, weight_decay=0.0)
-        schedule = make_schedule(**self.schedule_args).to(self.device)
-        step = ConditionalDiffusionStep(self._distribute(unet), opt, ema, schedule, batches, self.precision)
+        opt = self.factories["optimizer"](unet.parameters())
+        schedule, self.definitions["noise_schedule_def"] = complete(self.factories["noise_schedule"])
+        step = self.factories["step"](unet=self._distribute(unet), optimizer=opt, ema=ema,
+                                      schedule=schedule.to(self.device), batches=batches, precision=self.precision)
         to_save: dict[str, Any] = {"network": unet, "optimizer": opt}
         final: dict[str, Any] = {"network": unet}
         if ema is not None:
@@ -250,15 +238,11 @@ class MedCDiffWorkflow:
         return step, to_save, final
 
     def _gan(self, batches: RestorationBatches) -> tuple[Any, dict, dict]:
-        gen = self._network(build_generator(self.model, self.network_args, self.channels, self.cond_channels))
-        disc = self._network(build_discriminator(self.model, self.network_args, self.channels, self.cond_channels))
-        opt_g = torch.optim.Adam(gen.parameters(), lr=self.lr, betas=(0.5, 0.999))
-        opt_d = torch.optim.Adam(disc.parameters(), lr=self.lr, betas=(0.5, 0.999))
-        g_t, d_t = self._distribute(gen), self._distribute(disc)
-        if self.model == "pix2pix":
-            step: Any = Pix2PixStep(g_t, d_t, opt_g, opt_d, batches, self.l1_weight, self.precision)
-        else:
-            step = SRGANStep(g_t, d_t, opt_g, opt_d, batches, self.adv_weight, self.precision)
+        gen = self._network(self.factories["generator_def"], "network_def")
+        disc = self._network(self.factories["discriminator_def"])
+        opt_g, opt_d = self.factories["optimizer"](gen.parameters()), self.factories["optimizer"](disc.parameters())
+        step = self.factories["step"](generator=self._distribute(gen), discriminator=self._distribute(disc),
+                                      opt_g=opt_g, opt_d=opt_d, batches=batches, precision=self.precision)
         to_save = {"network": gen, "discriminator": disc, "opt_g": opt_g, "opt_d": opt_d}
         return step, to_save, {"network": gen}
 
