@@ -18,7 +18,7 @@ from typing import Any
 import torch
 
 from monai_synth.engines.checkpoint import sha256_of
-from monai_synth.engines.medfusion.sampling import generate_images
+from monai_synth.engines.medfusion.pipeline import MedfusionPipeline
 from monai_synth.engines.med_cdiff.restorer import load_restorer
 from monai_synth.engines.medfusion import load_medfusion
 from monai_synth.engines.medfusion.sample import window_of
@@ -87,16 +87,10 @@ class ExportedBundle:
     def _generate_medfusion(self, labels: list[int], seeds: Sequence[int], sampling: dict[str, Any]) -> torch.Tensor:
         m = self._model or {}
         opts = {**self.settings["sampler"], **sampling}
-        images = [
-            generate_images(
-                m["vae"], m["unet"], m["schedule"], torch.tensor([label]), tuple(m["latent_shape"]), m["latent_scale"],
-                m["null_label"], sampler=opts["sampler"], steps=int(opts["steps"]), eta=float(opts["eta"]),
-                guidance_scale=float(opts["guidance_scale"]), seed=int(seed), first_index=0,
-                prediction=m["prediction"], device=self.device, precision=opts.get("precision", "fp32"),
-                latent_shift=m.get("latent_shift", 0.0),
-            ).cpu()
-            for label, seed in zip(labels, seeds)
-        ]  # one call per image: an image depends on its own seed only
+        pipeline = MedfusionPipeline(m, opts["sampler"], int(opts["steps"]), float(opts["eta"]),
+                                     float(opts["guidance_scale"]), self.device, opts.get("precision", "fp32"))
+        # one call per image: an image depends on its own seed only
+        images = [pipeline(torch.tensor([label]), seed=int(seed)).cpu() for label, seed in zip(labels, seeds)]
         return torch.cat(images)
 
     def _generate_stylegan2(self, labels: list[int], seeds: Sequence[int], psi: float) -> torch.Tensor:

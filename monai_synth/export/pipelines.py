@@ -19,10 +19,14 @@ from torch import nn
 from monai_synth.engines.med_cdiff.infer import restore_to_folder
 from monai_synth.engines.med_cdiff.restorer import load_restorer
 from monai_synth.engines.medfusion import load_medfusion
+from monai_synth.engines.medfusion.pipeline import MedfusionPipeline
 from monai_synth.engines.medfusion.sample import sample_to_folder
 from monai_synth.engines.stylegan2 import StyleGAN2SampleWriter
 from monai_synth.export.locate import running_bundle_root
 from monai_synth.io.model_bundle import is_exported_bundle
+
+#: the sampling settings a Medfusion pipeline takes; the others go to the writer
+PIPELINE_KEYS = ("sampler", "steps", "eta", "guidance_scale", "precision")
 
 __all__ = ["MedfusionBundleSampler", "MedCDiffBundleRestorer", "StyleGAN2BundleSampler", "resolve_bundle_root"]
 
@@ -68,7 +72,10 @@ class MedfusionBundleSampler:
         device = str(self.sampling.get("device", "cpu"))
         device = device if (not device.startswith("cuda") or torch.cuda.is_available()) else "cpu"
         model = load_medfusion(root, device, unet=self.network, vae=self.autoencoder)
-        return sample_to_folder(checkpoint_dir=str(root), output_dir=self.output_dir, model=model, **self.sampling)
+        opts = dict(self.sampling)
+        pipeline = MedfusionPipeline(model, **{k: opts.pop(k) for k in PIPELINE_KEYS if k in opts}, device=device)
+        opts.pop("device", None)
+        return sample_to_folder(pipeline, self.output_dir, **opts)
 
 
 class MedCDiffBundleRestorer:

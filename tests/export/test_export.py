@@ -59,10 +59,9 @@ def test_load_exported_generates_what_the_bundle_writes(bundles, tmp_path):
     assert b.model_sha256 == sha256_file(bundles["medfusion"] / "models" / "model.pt")
     images = b.generate([1, 0], [5, 9], steps=2)
     assert images.shape == (2, 1, 16, 16) and images.abs().max() <= 1
-    from monai_synth.engines.medfusion.sample import sample_to_folder
-
-    sample_to_folder(checkpoint_dir=str(bundles["medfusion"]), output_dir=str(tmp_path / "s"), num_samples=1,
-                     class_label=0, steps=2, eta=1.0, guidance_scale=2.0, seed=9, progress=False)
+    run(config_file=str(tiny_runs.BUNDLES / "medfusion" / "sample.json"), checkpoint_dir=str(bundles["medfusion"]),
+        output_dir=str(tmp_path / "s"), num_samples=1, class_label=0, steps=2, eta=1.0, guidance_scale=2.0, seed=9,
+        device="cpu")
     written = tiny_runs.pixels(tmp_path / "s")["synthetic_class0_seed9_00000.png"]
     expected = ((images[1, 0].double() + 1) / 2 * 255).round().clamp(0, 255).to(torch.uint8).numpy()
     assert abs(written.astype(int) - expected.astype(int)).max() <= 1

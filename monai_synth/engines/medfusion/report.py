@@ -13,7 +13,6 @@ from torch import nn
 
 from monai_synth.engines.checkpoint import load_state
 from monai_synth.engines.image_tensors import ImageTensorSet
-from monai_synth.engines.medfusion.sampling import generate_images
 from monai_synth.engines.figures import plot_losses, save_grid, to_uint8
 from monai_synth.engines.precision import autocast_for
 from monai_synth.engines.run_files import now_iso, save_json_atomic
@@ -36,22 +35,9 @@ def reconstruction_quality(vae: nn.Module, images: torch.Tensor, device: torch.d
 def sample_per_class(wf, vae: nn.Module, unet: nn.Module, extra: dict, per_class: int,
                      classes: list[int] | None = None, **overrides) -> list[torch.Tensor]:
     """``per_class`` samples of each of ``classes`` (default: every class) with the workflow's sampling settings."""
-    s = {**wf.sample_args, **overrides}
-    schedule = wf_schedule(extra, wf.device)
-    out = []
-    for c in range(extra["num_classes"]) if classes is None else classes:
-        labels = torch.full((per_class,), c, dtype=torch.long)
-        out.append(
-            generate_images(
-                vae, unet, schedule, labels, tuple(extra["latent_shape"]), extra["latent_scale"], extra["null_label"],
-                sampler=s["sampler"], steps=int(s["steps"]), eta=float(s.get("eta", 0.0)),
-                guidance_scale=float(s["guidance_scale"]), seed=wf.seed + 100_000 * (c + 1),
-                latent_shift=extra.get("latent_shift", 0.0),
-                prediction=extra["prediction"], device=wf.device, precision=wf.precision,
-                channels_last=wf.channels_last,
-            )
-        )
-    return out
+    pipeline = wf.pipeline(vae, unet, wf_schedule(extra, wf.device), extra, **overrides)
+    return [pipeline(torch.full((per_class,), c, dtype=torch.long), seed=wf.seed + 100_000 * (c + 1))
+            for c in (range(extra["num_classes"]) if classes is None else classes)]
 
 
 def wf_schedule(extra: dict, device: torch.device):

@@ -9,8 +9,7 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
-from monai_synth.engines.medfusion.sampling import generate_images
-from monai_synth.engines.medfusion.workflow import load_medfusion
+from monai_synth.engines.medfusion.pipeline import MedfusionPipeline
 
 logger = logging.getLogger("monai_synth")
 
@@ -26,62 +25,45 @@ def window_of(intensity: dict | None) -> tuple[float, float] | None:
 
 
 def sample_to_folder(
-    checkpoint_dir: str,
+    pipeline: MedfusionPipeline,
     output_dir: str,
-    num_samples: int = 16,
-    class_label: int = 0,
-    sampler: str = "ddim",
-    steps: int = 150,
-    eta: float = 0.0,
-    guidance_scale: float = 1.0,
-    seed: int = 0,
-    format: str = "png",  # noqa: A002 - the bundle key users set
-    batch_size: int = 16,
-    device: str = "cpu",
-    precision: str = "fp32",
-    modality: str = "OT",
+    num_samples: int,
+    class_label: int,
+    seed: int,
+    format: str,  # noqa: A002 - the bundle key users set
+    batch_size: int,
+    modality: str,
     progress: bool = True,
-    model: dict[str, Any] | None = None,
 ) -> list[Path]:
     """Generate ``num_samples`` images of ``class_label`` into ``output_dir`` (PNG, NIfTI or DICOM).
 
     Image ``k`` starts from noise seeded ``seed + k``, so the same seed gives the same images whatever the
     batch size. Each file gets a manifest line (``manifest.jsonl``) marking it synthetic with the model,
-    checkpoint hash, seed, class, sampler, steps and guidance scale.
-
-    ``checkpoint_dir`` is a training run folder or an exported bundle folder (``monai-synth export``); ``model``
-    is an already loaded model (what :func:`~monai_synth.engines.medfusion.load_medfusion` returns), used
-    instead of loading ``checkpoint_dir``.
+    checkpoint hash, seed, class, sampler, steps and guidance scale. ``bundles/medfusion/sample.json`` holds the
+    defaults and builds ``pipeline`` from a run folder or an exported bundle (``load_medfusion``).
     """
-    from monai_synth.io import ManifestWriter, SyntheticStudy, save_generated
-
-    dev = torch.device(device if (device != "cuda" or torch.cuda.is_available()) else "cpu")
-    model = model if model is not None else load_medfusion(checkpoint_dir, dev)
-    n_cls = int(model["num_classes"])
-    if not 0 <= int(class_label) < n_cls:
-        raise ValueError(f"class_label must be in 0..{n_cls - 1} for the model in {checkpoint_dir}, got {class_label}")
-    window = window_of(model.get("intensity"))
-    from monai_synth.io.output_guard import check_output_dir
-
-    out = check_output_dir(output_dir)  # never among acquired images (a folder inside the run folder is fine)
-    manifest = ManifestWriter(out)
     from pydicom.uid import generate_uid
 
+    from monai_synth.io import ManifestWriter, SyntheticStudy, save_generated
+    from monai_synth.io.output_guard import check_output_dir
+
+    info = pipeline.info
+    if not 0 <= int(class_label) < pipeline.num_classes:
+        raise ValueError(f"class_label must be in 0..{pipeline.num_classes - 1} for the model in "
+                         f"{info.get('source', 'this pipeline')}, got {class_label}")
+    window = window_of(info.get("intensity"))
+    out = check_output_dir(output_dir)  # never among acquired images (a folder inside the run folder is fine)
+    manifest = ManifestWriter(out)
     series_uid = generate_uid()
     study = SyntheticStudy(series_uid=series_uid)  # one DICOM series for all batches, in a folder of its UID
     written: list[Path] = []
     bar = tqdm(total=num_samples, desc=f"sampling class {class_label}", disable=not progress)
     for start in range(0, num_samples, batch_size):
         n = min(batch_size, num_samples - start)
-        images = generate_images(
-            model["vae"], model["unet"], model["schedule"], torch.full((n,), int(class_label), dtype=torch.long),
-            tuple(model["latent_shape"]), model["latent_scale"], model["null_label"], sampler=sampler, steps=steps,
-            eta=eta, guidance_scale=guidance_scale, seed=seed, first_index=start, prediction=model["prediction"],
-            device=dev, precision=precision, latent_shift=model.get("latent_shift", 0.0),
-        )
+        images = pipeline(torch.full((n,), int(class_label), dtype=torch.long), seed=seed, first_index=start)
         folder = f"{series_uid}/" if format == "dicom" else ""
         names = [f"{folder}synthetic_class{class_label}_seed{seed}_{start + k:05d}" for k in range(n)]
-        records = [_record(model, seed + start + k, class_label, sampler, steps, eta, guidance_scale) for k in range(n)]
+        records = [_record(info, pipeline.settings(), seed + start + k, class_label) for k in range(n)]
         written += save_generated(
             images.cpu(), out, names, fmt=format, manifest=manifest, records=records, window=window,
             modality=modality, model="medfusion", study=study,
@@ -92,16 +74,13 @@ def sample_to_folder(
     return written
 
 
-def _record(model: dict, seed: int, label: int, sampler: str, steps: int, eta: float, scale: float) -> dict[str, Any]:
-    names = model.get("class_names") or []
+def _record(info: dict, sampling: dict, seed: int, label: int) -> dict[str, Any]:
+    names = info.get("class_names") or []
     return {
         "model": "medfusion",
-        "checkpoint_sha256": model["checkpoint_sha256"],
-        "autoencoder_sha256": model["autoencoder_sha256"],
+        "checkpoint_sha256": info["checkpoint_sha256"],
+        "autoencoder_sha256": info["autoencoder_sha256"],
         "seed": seed,
         "condition": {"class_label": int(label), "class_name": names[label] if label < len(names) else str(label)},
-        "sampler": sampler,
-        "steps": steps,
-        "eta": eta,
-        "guidance_scale": scale,
+        **sampling,
     }

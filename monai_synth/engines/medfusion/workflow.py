@@ -23,7 +23,7 @@ from monai_synth.engines.components import build, complete, definition, describe
 from monai_synth.engines.run_files import now_iso, save_json_atomic  # noqa: F401 (re-exported)
 from monai_synth.engines.image_tensors import ImageTensorSet, load_image_tensors
 from monai_synth.seeding import iterations_per_epoch
-from monai_synth.engines.medfusion.sampling import generate_images
+from monai_synth.engines.medfusion.pipeline import MedfusionPipeline
 from monai_synth.engines.precision import autocast_for
 from monai_synth.engines.training_run import TrainingPhase
 from monai_synth.handlers.ema import WeightEMA
@@ -306,24 +306,22 @@ class MedfusionWorkflow:
 
         return PhasePreview(self.out / "autoencoder", "autoencoder", grid if self.rank == 0 else None)
 
+    def pipeline(self, vae: nn.Module, net: nn.Module, schedule, extra: dict, **sampling: Any) -> MedfusionPipeline:
+        """The sampling pipeline of the networks being trained, with the grid's settings (or ``sampling``)."""
+        settings = {k: self.sample_args[k] for k in ("sampler", "steps", "eta", "guidance_scale")}
+        model = {**extra, "vae": vae, "unet": net, "schedule": schedule}
+        return MedfusionPipeline(model, **{**settings, **sampling}, device=self.device, precision=self.precision,
+                                 channels_last=self.channels_last)
+
     def _sample_preview(self, vae: nn.Module, net: nn.Module, schedule, extra: dict):
         """Diffusion previews: one sample of each of the first 8 classes, fixed seeds, at most 25 steps."""
         from monai_synth.engines.progress import PhasePreview, tile
 
+        pipeline = self.pipeline(vae, net, schedule, extra, steps=min(int(self.sample_args["steps"]), 25))
+
         def grid() -> torch.Tensor:
-            was_training = net.training
-            net.eval()
             labels = torch.arange(min(extra["num_classes"], 8))
-            images = generate_images(
-                vae, net, schedule, labels, tuple(extra["latent_shape"]), extra["latent_scale"], extra["null_label"],
-                latent_shift=extra["latent_shift"], sampler=self.sample_args["sampler"],
-                steps=min(int(self.sample_args["steps"]), 25), eta=float(self.sample_args.get("eta", 0.0)),
-                guidance_scale=float(self.sample_args["guidance_scale"]), seed=self.seed + 9_000_000,
-                prediction=self.prediction, device=self.device, precision=self.precision,
-                channels_last=self.channels_last,
-            )
-            net.train(was_training)
-            return tile(images.cpu(), columns=8)
+            return tile(pipeline(labels, seed=self.seed + 9_000_000).cpu(), columns=8)
 
         return PhasePreview(self.out / "diffusion", "diffusion", grid if self.rank == 0 else None)
 
@@ -339,29 +337,20 @@ class MedfusionWorkflow:
             return []
         from monai_synth.handlers.metrics_handler import BestFidCheckpoint, GenerativeFidelityHandler
 
-        num = int(ev.get("num_samples", 200))
+        num = int(ev["num_samples"])
+        pipeline = self.pipeline(vae, net, schedule, extra, sampler=ev["sampler"], steps=int(ev["steps"]),
+                                 eta=float(ev["eta"]), guidance_scale=float(ev["guidance_scale"]))
         produced = [0]
 
         def sample_fn(n: int) -> torch.Tensor:
             first = produced[0] % num
             produced[0] += n
             labels = torch.arange(first, first + n) % extra["num_classes"]
-            was_training = net.training
-            net.eval()
-            images = generate_images(
-                vae, net, schedule, labels, tuple(extra["latent_shape"]), extra["latent_scale"], extra["null_label"],
-                latent_shift=extra["latent_shift"],
-                sampler=ev.get("sampler", "dpmpp_2m"), steps=int(ev.get("steps", 20)), eta=float(ev.get("eta", 0.0)),
-                guidance_scale=float(ev.get("guidance_scale", 1.0)), seed=self.seed + 7_000_000, first_index=first,
-                prediction=self.prediction, device=self.device, precision=self.precision,
-                channels_last=self.channels_last,
-            )
-            net.train(was_training)
-            return images
+            return pipeline(labels, seed=self.seed + 7_000_000, first_index=first)
 
         handler = GenerativeFidelityHandler(
             sample_fn, data.images, num_samples=num, interval=int(ev["interval"]),
-            sample_batch_size=int(ev.get("batch_size", 50)), kid_subset_size=min(1000, num, len(data)),
+            sample_batch_size=int(ev["batch_size"]), kid_subset_size=min(1000, num, len(data)),
         )
         best = BestFidCheckpoint({"unet_ema": net, **{k: v for k, v in extra.items() if k != "intensity"}},
                                  self.out / "diffusion")
@@ -431,6 +420,7 @@ def load_medfusion(checkpoint_dir: str | Path, device: str | torch.device = "cpu
         vae=vae.eval().requires_grad_(False),
         unet=unet.eval().requires_grad_(False),
         schedule=build(dm_state["noise_schedule_def"]).to(device),
+        source=str(checkpoint_dir),
         checkpoint_sha256=sha256_of(dm_path),
         autoencoder_sha256=sha256_of(ae_path),
     )
