@@ -83,12 +83,12 @@ def _rewrite_manifest(manifest: Path, target: Path, links: Mapping[str, str], pr
     target.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
-def _run_writer(stage: Path, work: Path, bundle: Any, seed: int, device: str, batch_size: int) -> list[Path]:
+def _run_writer(stage: Path, work: Path, bundle: Any, seed: int, batch_size: int) -> list[Path]:
     """The existing restoration writer on the staged series."""
     from monai_synth.engines.med_cdiff.infer import restore_to_folder
 
-    return restore_to_folder(str(stage), str(work), format="dicom", seed=seed, batch_size=batch_size, device=device,
-                             progress=False, restorer=bundle.restorer)
+    return restore_to_folder(str(stage), str(work), bundle.restorer, format="dicom", seed=seed, batch_size=batch_size,
+                             progress=False)
 
 
 def restore_selected_files(files: Sequence[str | os.PathLike], bundle: Any, output_dir: str | os.PathLike, *,
@@ -123,7 +123,7 @@ def restore_selected_files(files: Sequence[str | os.PathLike], bundle: Any, outp
         settings = _uid_settings(bundle, seed)
         series_uid = derived_uid("series", found[0].series_uid, bundle.model_sha256, seed, settings)
         work = Path(temp) / "output"
-        paths = _run_writer(stage, work, bundle, seed, device, batch_size)
+        paths = _run_writer(stage, work, bundle, seed, batch_size)
         stamp_files(paths, _set_derived_uids(series_uid, bundle.model_sha256, seed, settings))
         final = out / series_uid
         staging = temporary_sibling(final)

@@ -102,12 +102,10 @@ class MedCDiffBundleRestorer:
         if not self.input:
             raise ValueError("input is empty: pass --input <folder of images, NIfTI file or DICOM series folder>")
         root = resolve_bundle_root(self.bundle_root)
-        o = self.options
-        restorer = load_restorer(root, self.model, o.get("device", "cpu"), o.get("sampler", "ddim"),
-                                 int(o.get("steps", 50)), float(o.get("eta", 1.0)), float(o.get("strength", 1.0)),
-                                 net=self.network)
-        return restore_to_folder(self.input, self.output_dir, checkpoint_dir=str(root), model=self.model,
-                                 restorer=restorer, **o)
+        o = dict(self.options)
+        sampling = {k: o.pop(k) for k in ("device", "sampler", "steps", "eta", "strength") if k in o}
+        restorer = load_restorer(root, self.model, net=self.network, **sampling)
+        return restore_to_folder(self.input, self.output_dir, restorer, **o)
 
 
 class StyleGAN2BundleSampler:

@@ -12,6 +12,7 @@ import torch
 from monai.bundle import run
 
 from monai_synth.engines.med_cdiff.infer import restore_to_folder
+from monai_synth.engines.med_cdiff.restorer import load_restorer
 from monai_synth.engines.native_restore import carry_outside_window, sliding_restore
 
 REPO = Path(__file__).resolve().parents[2]
@@ -38,8 +39,8 @@ def test_real_ct_restored_at_512_keeps_air_and_bone(tmp_path):
     source.mkdir()
     for p in slices:
         shutil.copy(p, source / p.name)
-    restore_to_folder(str(source), str(tmp_path / "out"), checkpoint_dir=str(tmp_path / "run"), steps=2,
-                      sampler="ddim", batch_size=128, progress=False)
+    restorer = load_restorer(tmp_path / "run", "diffusion", sampler="ddim", steps=2, eta=1.0, strength=0.35)
+    restore_to_folder(str(source), str(tmp_path / "out"), restorer, batch_size=128, progress=False)
     (folder,) = [d for d in (tmp_path / "out").iterdir() if d.is_dir()]
     written = sorted(folder.glob("*.dcm"))
     assert len(written) == 2

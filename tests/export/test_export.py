@@ -96,8 +96,8 @@ def test_load_exported_med_cdiff_gives_the_run_folders_restorer(runs, bundles, t
     from monai_synth.engines.med_cdiff.infer import restore_to_folder
 
     source = tiny_runs.phantom_pngs(tmp_path / "in")
-    paths = restore_to_folder(str(source), str(tmp_path / "out"), checkpoint_dir=str(bundles["pix2pix"]),
-                              model="pix2pix", progress=False)
+    paths = restore_to_folder(str(source), str(tmp_path / "out"), load_restorer(bundles["pix2pix"], "pix2pix"),
+                              progress=False)
     assert len(paths) == 2
 
 

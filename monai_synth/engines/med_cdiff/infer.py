@@ -506,50 +506,37 @@ def write_outputs(found: InputImages, units: Sequence[torch.Tensor], out: Path, 
 def restore_to_folder(
     input: str,  # noqa: A002 - the bundle key users set
     output_dir: str,
-    checkpoint_dir: str = "runs/med_cdiff",
-    model: str = "diffusion",
+    restorer: Any,
     format: str | None = None,  # noqa: A002 - the bundle key users set
-    sampler: str = "dpmpp_2m",
-    steps: int = 50,
-    eta: float = 0.0,
-    strength: float = 1.0,
     seed: int = 0,
     simulate: bool = False,
     setting: str | None = None,
     factor: float | None = None,
     mask: str | None = None,
     batch_size: int = 8,
-    device: str = "cpu",
     axis: int = 2,
     modality: str | None = None,
     series_description: str | None = None,
     progress: bool = True,
-    restorer: Any = None,
 ) -> list[Path]:
     """Restore every image of ``input`` into ``output_dir`` (see the module docstring).
 
     Args:
         input: folder of images, NIfTI file (or folder), or DICOM series folder.
         output_dir: output folder; must not be or lie inside the input's folder.
-        checkpoint_dir: ``output_dir`` of ``train.json``.
-        model: "diffusion", "pix2pix" or "srgan".
+        restorer: the trained restorer (``load_restorer``: a run folder or an exported bundle, with its sampling
+            settings), or any object with the same attributes.
         format: "png", "nifti" or "dicom"; default: dicom for DICOM input, nifti for NIfTI, png otherwise.
-        sampler: diffusion sampler.
-        steps: diffusion sampling steps.
-        eta: DDIM eta.
-        strength: where diffusion sampling starts (1: pure noise; see :class:`Restorer`).
         seed: image ``i`` uses seed ``seed + i`` (simulated degradation and diffusion noise).
         simulate: degrade full-quality input first (and write the degraded images under ``degraded``).
         setting: name of the setting to simulate (e.g. "x4"); default the model's first.
         factor: sr: the factor to simulate, or (without simulation) by which the input is upsampled.
         mask: inpaint without simulation: mask image, non-zero = missing.
         batch_size: images per restoration batch.
-        device: "cpu" or "cuda".
         axis: NIfTI slicing axis.
         modality: DICOM: keep series of this modality.
         series_description: DICOM: keep series whose description contains this text.
         progress: show a progress bar over batches.
-        restorer: a restorer to use instead of loading ``checkpoint_dir`` (tests).
 
     Returns:
         The written paths (restored images, then the degraded ones when simulating).
@@ -557,7 +544,6 @@ def restore_to_folder(
     Raises:
         ValueError: output folder inside the input folder, bad format or setting.
         DataError: unreadable input.
-        FileNotFoundError: no trained model in ``checkpoint_dir``.
     """
     from monai_synth.io import FORMATS, ManifestWriter
 
@@ -566,11 +552,6 @@ def restore_to_folder(
     check_output_dir(input, output_dir)
     guard_output_dir(output_dir, [input, mask])  # nor among acquired images
     simulate, progress = as_flag(simulate), as_flag(progress)
-    if restorer is None:
-        from monai_synth.engines.med_cdiff.restorer import load_restorer
-
-        restorer = load_restorer(checkpoint_dir, model=model, device=device, sampler=sampler, steps=steps, eta=eta,
-                                 strength=strength)
     found = read_inputs(input, restorer.intensity, restorer.channels, axis, modality, series_description)
     fmt = format or DEFAULT_FORMATS.get(found.kind, "png")
     if fmt not in FORMATS:
@@ -584,8 +565,8 @@ def restore_to_folder(
     diffusion = restorer.model == "diffusion"
     prov = Provenance(
         restorer.model, restorer.description, restorer.checkpoint_sha256, restorer.task,
-        getattr(restorer, "sampler", sampler) if diffusion else None,
-        getattr(restorer, "steps", steps) if diffusion else None, simulate, chosen["name"] if chosen else None,
+        getattr(restorer, "sampler", None) if diffusion else None,
+        getattr(restorer, "steps", None) if diffusion else None, simulate, chosen["name"] if chosen else None,
     )
     out = Path(output_dir)
     with ManifestWriter(out) as manifest:
