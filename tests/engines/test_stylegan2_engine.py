@@ -149,3 +149,36 @@ def test_sample_writer(trained, tmp_path) -> None:
 def test_count_classes() -> None:
     assert count_classes([{"label": 0}, {"label": 2}]) == 3
     assert count_classes([{"image": "a.png"}]) == 0
+
+
+def test_budget_plans_the_run_and_is_recorded(tmp_path, monkeypatch) -> None:
+    """1 s per step (a fake clock moved by the step), 2 steps per epoch, a 4 s budget: 2 epochs, in metrics.json."""
+    import monai_synth.engines.training_budget as training_budget
+
+    class Clock:
+        now = 0.0
+
+        def perf_counter(self) -> float:
+            return self.now
+
+    clock = Clock()
+    monkeypatch.setattr(training_budget, "time", clock)
+    call = StyleGAN2Step.__call__
+
+    def timed(self, engine, batch):
+        clock.now += 1.0
+        return call(self, engine, batch)
+
+    monkeypatch.setattr(StyleGAN2Step, "__call__", timed)
+    trainer = make_trainer(tmp_path, epochs=50, budget_minutes=4 / 60, calibration_iterations=1)
+    trainer.run()
+    assert trainer.state.iteration == 4
+    budget = json.loads((tmp_path / "metrics.json").read_text())["budget"]
+    assert budget["planned_epochs"] == 2 and budget["planned_seconds"] == pytest.approx(4.0)
+    assert budget["spent_train_seconds"] == pytest.approx(4.0) and not budget["stopped_on_clock"]
+    assert json.loads((tmp_path / "budget.json").read_text())["planned_iterations"] == 4
+    record = json.loads((tmp_path / "run_record.json").read_text())
+    assert record["settings"]["budget_minutes"] == pytest.approx(4 / 60) and record["budget"]["planned_epochs"] == 2
+    trainer = make_trainer(tmp_path, epochs=50, budget_minutes=4 / 60, calibration_iterations=1)
+    trainer.run()  # finished: the recorded plan says 4 iterations
+    assert trainer.phase.iterations_run == 0 and "budget" in json.loads((tmp_path / "run_record.json").read_text())

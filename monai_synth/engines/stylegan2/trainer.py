@@ -170,7 +170,7 @@ class StyleGAN2Trainer:
 
     def run(self) -> Any:
         """Check the run folder, transfer weights if asked, train (or resume, or finish), write grids and metrics."""
-        from monai_synth.engines.run_record import check_run_record, dataset_fingerprint
+        from monai_synth.engines.run_record import add_to_run_record, check_run_record, dataset_fingerprint
         from monai_synth.io.output_guard import check_output_dir
 
         if rank() == 0:
@@ -190,6 +190,8 @@ class StyleGAN2Trainer:
             if not self.phase.iterations_run:  # a finished run: refresh its grids from the last checkpoint
                 self.preview(self.phase.history.state_dict(), self.state.iteration, None)
             self.write_metrics(self.state.iteration)
+            if self.phase.budget is not None:
+                add_to_run_record(self.output_dir / "run_record.json", "budget", self.phase.budget_record())
         return self.state
 
     def transfer(self) -> Path | None:
