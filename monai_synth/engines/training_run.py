@@ -305,6 +305,8 @@ class TrainingPhase:
         if last is None:
             return
         state = load_state(last)
+        if "engine" not in state and "trainer" in state:  # StyleGAN2 checkpoints written before its move onto this engine
+            state["engine"] = state["trainer"]
         Checkpoint.load_objects({k: v for k, v in self.to_save.items() if k in state}, state)  # older files lack some
         if self.data is not None:
             self.data.resume_at(engine.state.iteration % self.epoch_length)

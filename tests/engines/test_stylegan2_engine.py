@@ -182,3 +182,17 @@ def test_budget_plans_the_run_and_is_recorded(tmp_path, monkeypatch) -> None:
     trainer = make_trainer(tmp_path, epochs=50, budget_minutes=4 / 60, calibration_iterations=1)
     trainer.run()  # finished: the recorded plan says 4 iterations
     assert trainer.phase.iterations_run == 0 and "budget" in json.loads((tmp_path / "run_record.json").read_text())
+
+
+def test_checkpoint_of_the_former_trainer_resumes(trained, tmp_path) -> None:
+    """Checkpoints written before the move onto TrainingPhase keep the engine state under "trainer"."""
+    out, _ = trained
+    state = torch.load(out / "checkpoints" / "stylegan2_checkpoint_2.pt", weights_only=True)
+    state["trainer"] = state.pop("engine")
+    for key in ("history", "timing"):
+        state.pop(key)
+    (tmp_path / "old" / "checkpoints").mkdir(parents=True)
+    torch.save(state, tmp_path / "old" / "checkpoints" / "stylegan2_checkpoint_2.pt")
+    old = make_trainer(tmp_path / "old", epochs=2, seed=3)
+    old.run()
+    assert old.state.iteration == 4 and old.phase.iterations_run == 2 and old.step.num_images == 16
