@@ -330,7 +330,12 @@ class TrainingPhase:
             self.budget.save(self.timing)  # written once: a resume runs the same number of iterations
 
     def _stop_on_clock(self, engine: Engine) -> None:
-        if self.budget is None or not self.budget.over_time(self.timing.wall_seconds) or self.stopped_on_clock:
+        if self.budget is None or self.stopped_on_clock:
+            return
+        over = self.budget.over_time(self.timing.wall_seconds)
+        if idist.get_world_size() > 1:  # rank 0's clock for every rank: all stop at the same iteration
+            over = bool(idist.broadcast(torch.tensor(int(over)), src=0).item())
+        if not over:
             return
         self.stopped_on_clock = True
         self.budget.record_stop(engine.state.iteration, self.timing.wall_seconds)

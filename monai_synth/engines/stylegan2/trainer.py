@@ -184,7 +184,8 @@ class StyleGAN2Trainer:
             self.fidelity = StyleGAN2FidelityMonitor(self.evaluation, self.output_dir, self)
             self.phase.handlers.insert(0, self.fidelity)
         total = self.phase.total_iterations()
-        logger.info("training %s iterations into %s", total if total is not None else "(budget)", self.output_dir)
+        length = f"{total} iterations" if total is not None else f"{self.budget_minutes:g} minutes (budget)"
+        logger.info("training %s into %s", length, self.output_dir)
         self.phase.run()
         if rank() == 0:
             if not self.phase.iterations_run:  # a finished run: refresh its grids from the last checkpoint
