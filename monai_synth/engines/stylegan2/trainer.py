@@ -20,7 +20,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import torch
 
 from monai_synth.augment import AdaptiveAugmentPipeline
 from monai_synth.engines.checkpoint import latest_checkpoint
