@@ -43,14 +43,15 @@ def test_grid_rows_are_degraded_restored_clean(tmp_path, task):
 
 
 def test_diffusion_preview_samples_and_leaves_the_network_training(tmp_path):
+    from monai.networks.nets import DiffusionModelUNet
+
     from monai_synth.diffusion import make_schedule
     from monai_synth.engines.med_cdiff.preview import diffusion_restore
-    from monai_synth.engines.med_cdiff.restorer import build_diffusion_unet
 
     torch.manual_seed(0)
     images = torch.rand(2, 1, SIZE, SIZE) * 2 - 1
-    args = {"channels": [8, 16], "attention_levels": [False, False], "norm_num_groups": 8, "num_head_channels": 8}
-    unet = build_diffusion_unet(args, 1, 1).train()
+    unet = DiffusionModelUNet(spatial_dims=2, in_channels=2, out_channels=1, channels=[8, 16],
+                              attention_levels=[False, False], num_res_blocks=1, norm_num_groups=8).train()  # x_t + condition
     schedule = make_schedule(num_steps=20, kind="linear", beta_start=1e-4, beta_end=0.02)
     settings = {"model": "diffusion", "task": "denoise", "degradation": {}, "image_size": SIZE, "channels": 1}
     restore = diffusion_restore(unet, settings, schedule, steps=2)
