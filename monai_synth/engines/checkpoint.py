@@ -11,8 +11,9 @@ from typing import Any
 
 import torch
 
-_STEP = re.compile(r"checkpoint_(\d+)\.pt$")
-_PARTIAL = re.compile(r"^\.checkpoint_\d+\.pt\..*\.tmp$")  # left by a process killed while saving
+# ``checkpoint_<iteration>.pt``, optionally behind a prefix ending in "_" (``stylegan2_checkpoint_<iteration>.pt``)
+_STEP = re.compile(r"^(?:\w*_)?checkpoint_(\d+)\.pt$")
+_PARTIAL = re.compile(r"^\.(?:\w*_)?checkpoint_\d+\.pt\..*\.tmp$")  # left by a process killed while saving
 
 
 def atomic_torch_save(obj: Any, path: str | os.PathLike) -> Path:
@@ -37,7 +38,7 @@ def latest_checkpoint(folder: str | os.PathLike) -> Path | None:
     folder = Path(folder)
     if not folder.is_dir():
         return None
-    found = [(int(m.group(1)), p) for p in folder.iterdir() if (m := _STEP.search(p.name))]
+    found = [(int(m.group(1)), p) for p in folder.iterdir() if (m := _STEP.match(p.name))]
     return max(found)[1] if found else None
 
 

@@ -56,6 +56,9 @@ def load_image_tensors(
     seed: int = 0,
     skip_bad: bool = False,
     num_classes: int | None = None,
+    nonfinite: str = "error",
+    size_hint: int | None = None,
+    report_path: str | os.PathLike | None = None,
 ) -> ImageTensorSet:
     """Read every image of a dataset (any source the data layer reads; empty = phantom) into memory.
 
@@ -68,22 +71,42 @@ def load_image_tensors(
         split: MedMNIST split.
         phantom_count: number of phantom images when no data is given.
         seed: phantom seed.
-        skip_bad: skip unreadable inputs (listed in the log) instead of failing.
+        skip_bad: skip bad inputs instead of failing: those the datalist finds (unreadable or truncated files,
+            objects without pixel data...) and those that fail when read (e.g. NaN/Inf values); they are listed
+            in the log and, with ``report_path``, in a CSV file (``path,reason``), as StyleGAN2's
+            ``skipped_inputs.csv``.
         num_classes: force the number of classes (default: max label + 1).
+        nonfinite: images with NaN/Inf values: ``"error"`` refuses them (skipped with ``skip_bad``),
+            ``"replace"`` replaces the values and records the files in the report.
+        size_hint: decode large images (JPEG draft, block reduction) at a size that keeps at least twice this
+            side, before the resize (usually ``image_size``; None: full resolution); see
+            ``monai_synth.data.image_limits``.
+        report_path: where to write the skipped and repaired inputs (CSV), when there are any; None: log only.
     """
     from monai_synth.data import ReadImage2Dd, build_datalist, class_names
+    from monai_synth.data.errors import BadInputReport, DataError
     from monai_synth.transforms import make_intensity_transform
 
+    report = BadInputReport()
     datalist = build_datalist(
-        dataset_dir or None, split=split, skip_bad=skip_bad, phantom_count=phantom_count, phantom_size=max(image_size, 32), seed=seed
+        dataset_dir or None, split=split, skip_bad=skip_bad, nonfinite=nonfinite, phantom_count=phantom_count,
+        phantom_size=max(image_size, 32), seed=seed, report=report,
     )
     if not datalist:
         raise ValueError(f"{dataset_dir}: no images found")
-    read = ReadImage2Dd(keys=("image",))
+    read = ReadImage2Dd(keys=("image",), size_hint=size_hint, nonfinite=nonfinite)
     norm = make_intensity_transform(mode=intensity, keys=("image",), window=window)
-    images, labels = [], []
+    images, labels, kept = [], [], []
+    read_failures = BadInputReport()
     for entry in datalist:
-        item = norm(read(dict(entry)))
+        try:
+            item = norm(read(dict(entry)))
+        except DataError as e:
+            if not skip_bad:
+                raise
+            read_failures.add(e.path or str(entry.get("image")), e.problem)
+            continue
+        kept.append(entry)
         img = torch.as_tensor(item["image"]).float()
         img = img.as_tensor() if hasattr(img, "as_tensor") else img
         if channels == 1 and img.shape[0] != 1:
@@ -92,6 +115,11 @@ def load_image_tensors(
             img = img.expand(3, -1, -1)
         images.append(resize_square(img, image_size))
         labels.append(int(entry.get("label", 0)))
+    _report_skipped(report, read_failures, report_path)
+    if not images:
+        raise ValueError(f"{dataset_dir}: no usable images ({len(read_failures)} could not be read, e.g. "
+                         f"{read_failures[0].path}: {read_failures[0].reason})")
+    datalist = kept
     labels_t = torch.tensor(labels, dtype=torch.long)
     n_cls = num_classes or int(labels_t.max()) + 1
     names = class_names(dataset_dir or None, split=split) or []
@@ -100,3 +128,14 @@ def load_image_tensors(
     files = [str(e[k]) for e in datalist for k in ("image", "mask") if isinstance(e.get(k), (str, os.PathLike))]
     return ImageTensorSet(torch.stack(images).contiguous(), labels_t, names, {"mode": intensity, "window": window},
                           files)
+
+
+def _report_skipped(listed, read_failures, report_path: str | os.PathLike | None) -> None:
+    """Log the inputs that failed when read; write every skipped or repaired input to ``report_path`` (CSV)."""
+    from monai_synth.data.errors import BadInputReport
+
+    if read_failures:
+        read_failures.log(logger)
+    everything = BadInputReport([*listed, *read_failures])
+    if everything and report_path is not None:
+        logger.warning("list of skipped inputs written to %s", everything.write(report_path))

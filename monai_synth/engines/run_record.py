@@ -112,10 +112,20 @@ def check_run_record(record_path: str | os.PathLike, settings: Mapping[str, Any]
         if diffs:
             logger.info("%s: resuming with changed settings that do not change the weights: %s", path,
                         ", ".join(f"{k} {a!r} -> {b!r}" for k, (a, b) in diffs.items()))
-        record = {"settings": settings, "dataset": old["dataset"]}
+        record = {**old, "settings": settings, "dataset": old["dataset"]}  # keeps what the run added (budget)
     if write:
         _write_json(record, path)
     return record
+
+
+def add_to_run_record(record_path: str | os.PathLike, key: str, value: Any) -> None:
+    """Add one entry (e.g. ``budget``: planned and spent seconds) to an existing run record, atomically."""
+    path = Path(record_path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no run record to add {key!r} to")
+    record = json.loads(path.read_text())
+    record[key] = _jsonable(value)
+    _write_json(record, path)
 
 
 def _jsonable(value: Any) -> Any:

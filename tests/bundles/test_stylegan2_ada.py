@@ -58,7 +58,7 @@ def test_train_then_sample_one_tiny_iteration(tmp_path: Path) -> None:
     checkpoints = list((out / "checkpoints").glob("stylegan2_checkpoint_*.pt"))
     assert [c.name for c in checkpoints] == ["stylegan2_checkpoint_1.pt"]
     state = torch.load(checkpoints[0], weights_only=True)
-    assert state["trainer"]["iteration"] == 1 and state["generator_config"]["num_classes"] == 2  # phantom labels
+    assert state["engine"]["iteration"] == 1 and state["generator_config"]["num_classes"] == 2  # phantom labels
     for k in (0, 1):  # one grid per phantom class
         assert np.asarray(Image.open(out / f"samples_class{k}.png")).shape == (4 * 16 + 6, 8 * 16 + 14)
     assert list((out / "tensorboard").glob("events.out.tfevents.*"))

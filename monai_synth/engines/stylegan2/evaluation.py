@@ -1,8 +1,8 @@
 """FID / KID / precision / recall of a StyleGAN2 run during training, and its best checkpoint by FID.
 
 Wires the shared evaluation handlers (:class:`~monai_synth.handlers.metrics_handler.GenerativeFidelityHandler`
-and :class:`~monai_synth.handlers.metrics_handler.BestFidCheckpoint`) into a ``StyleGAN2Trainer`` from the
-bundle's ``evaluation`` settings::
+and :class:`~monai_synth.handlers.metrics_handler.BestFidCheckpoint`) into the engine of a ``StyleGAN2Trainer``
+(a handler of its ``TrainingPhase``) from the bundle's ``evaluation`` settings::
 
     "evaluation": {"interval": 10, "interval_kimg": 0, "num_samples": 200, "batch_size": 50,
                    "truncation_psi": 1.0, "at_end": true}
@@ -98,28 +98,31 @@ def _previous_history(path: Path) -> list[dict[str, float]]:
 
 
 class StyleGAN2FidelityMonitor:
-    """Evaluate a ``StyleGAN2Trainer`` every ``interval`` epochs or ``interval_kimg`` kimg, keep the best by FID.
+    """Evaluate a StyleGAN2 run every ``interval`` epochs or ``interval_kimg`` kimg, keep the best by FID.
 
     Args:
         settings: the bundle's ``evaluation`` dict (keys in the module docstring).
         output_dir: the run folder (``best_fid.pt`` and ``metrics.json`` live there).
+        trainer: the ``StyleGAN2Trainer`` (its ``step``, ``data_loader``, ``global_batch_size()``, ``phase.writer``
+            and ``write_metrics()``).
     """
 
-    def __init__(self, settings: Mapping[str, Any], output_dir: str | Path) -> None:
+    def __init__(self, settings: Mapping[str, Any], output_dir: str | Path, trainer: Any) -> None:
         self.settings = dict(settings)
         self.output_dir = Path(output_dir)
+        self.trainer = trainer
         self.num_samples = int(self.settings.get("num_samples", 200))
         self.history: list[dict[str, float]] = _previous_history(self.output_dir / "metrics.json")
         self._last_iteration = self.history[-1]["iteration"] if self.history else -1
         self.handler: GenerativeFidelityHandler | None = None
         self.best: BestFidCheckpoint | None = None
 
-    def attach(self, trainer: Any) -> None:
-        """Build the handlers for ``trainer`` (a ``StyleGAN2Trainer``) and register its events."""
-        step = trainer.step
+    def attach(self, engine: Engine) -> None:
+        """Build the handlers from the trainer and register them on ``engine`` (the phase's engine)."""
+        step = self.trainer.step
         psi = float(self.settings.get("truncation_psi", 1.0))
         sample_fn = balanced_sampler(step.generator_ema, self.num_samples, psi)
-        real = dataset_images(trainer.data_loader.dataset, int(self.settings.get("max_real", 10_000)))
+        real = dataset_images(self.trainer.data_loader.dataset, int(self.settings.get("max_real", 10_000)))
         self.handler = GenerativeFidelityHandler(
             sample_fn, real, num_samples=self.num_samples, interval=max(1, int(self.settings.get("interval", 0) or 1)),
             sample_batch_size=int(self.settings.get("batch_size", 50)),
@@ -128,38 +131,34 @@ class StyleGAN2FidelityMonitor:
         save = {"generator_ema": step.generator_ema, "generator_config": dict(step.generator.init_kwargs)}
         self.best = BestFidCheckpoint(save, self.output_dir, filename=BEST_FID_FILE)
         self.best.best = _previous_best(self.output_dir / BEST_FID_FILE)
-        self.best.attach(trainer)
-        trainer.add_event_handler(self._event(trainer), self.evaluate)
+        self.best.attach(engine)
+        engine.add_event_handler(self._event(), self.evaluate)
         if self.settings.get("at_end", True):
-            trainer.add_event_handler(Events.COMPLETED, self.evaluate)
+            engine.add_event_handler(Events.COMPLETED, self.evaluate)
 
-    def _event(self, trainer: Any) -> Any:
+    def _event(self) -> Any:
         kimg = float(self.settings.get("interval_kimg", 0) or 0)
         if kimg > 0:
-            every = max(1, math.ceil(kimg * 1000.0 / trainer.global_batch_size()))
+            every = max(1, math.ceil(kimg * 1000.0 / self.trainer.global_batch_size()))
             return Events.ITERATION_COMPLETED(every=every)
         return Events.EPOCH_COMPLETED(every=int(self.settings["interval"]))
 
     def evaluate(self, engine: Engine) -> None:
-        """Score the current EMA generator (at most once per iteration); log, record, update ``best_fid.pt``.
-
-        Args:
-            engine: the ``StyleGAN2Trainer`` this monitor is attached to.
-        """
+        """Score the current EMA generator (at most once per iteration); log, record, update ``best_fid.pt``."""
         if engine.state.iteration == self._last_iteration or self.handler is None:
             return
         self._last_iteration = engine.state.iteration
         self.handler(engine)  # fills state.metrics, fires FIDELITY_COMPLETED (-> best_fid.pt)
         keys = ("fid", "kid_mean", "kid_std", "precision", "recall")
         values = {k: float(engine.state.metrics[k]) for k in keys if k in engine.state.metrics}
-        kimg = engine.step.num_images / 1000.0  # type: ignore[attr-defined] - a StyleGAN2Trainer
+        kimg = self.trainer.step.num_images / 1000.0
         self.history.append({"iteration": engine.state.iteration, "epoch": engine.state.epoch, "kimg": kimg, **values})
-        writer = engine.writer()  # type: ignore[attr-defined]
+        writer = self.trainer.phase.writer if self.trainer.phase is not None else None
         if writer is not None:
             for key, value in values.items():
                 writer.add_scalar(f"fidelity/{key}", value, engine.state.iteration)
             writer.flush()
-        engine.write_metrics()  # type: ignore[attr-defined] - the curve survives an interruption
+        self.trainer.write_metrics(engine.state.iteration)  # the curve survives an interruption
 
     def summary(self) -> dict[str, Any]:
         """``fidelity`` (the curve), ``fidelity_at_end_of_training`` (last point) and ``best_fid`` for metrics.json."""

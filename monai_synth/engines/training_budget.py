@@ -1,0 +1,181 @@
+"""Train for a time, not a number of epochs: measured seconds of a phase, and a wall-clock budget turned into epochs.
+
+``PhaseTiming`` adds up the seconds of a phase over every process that ran it (it is saved in the checkpoints).
+``TrainingBudget`` times the first iterations of a run (the first one, which pays for allocations and kernel
+selection, is left out), plans the number of whole epochs that fit the budget at that rate, and writes the plan
+once to ``budget.json`` in the phase folder. A resumed run reads the plan back instead of measuring again, so
+the number of iterations, hence the weights, do not depend on the speed of the machine it resumes on. As a
+safety net the phase stops once its wall-clock seconds exceed ``stop_factor`` x the budget (a slower step later
+in the run, evaluations that take longer than planned); such a stop is recorded and a rerun does not go on.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from monai_synth.engines.run_files import now_iso, save_json_atomic
+
+logger = logging.getLogger("monai_synth")
+
+BUDGET_FILE = "budget.json"
+
+
+class PhaseTiming:
+    """Seconds of a phase: ``train_seconds`` (batch + step) and ``wall_seconds`` (everything), over all its runs."""
+
+    def __init__(self) -> None:
+        self.train_seconds = 0.0
+        self.wall_seconds = 0.0
+        self._step_start: float | None = None
+        self._mark: float | None = None
+
+    def start(self) -> None:
+        """Start the wall clock of this process (at the beginning of ``engine.run``)."""
+        self._mark = time.perf_counter()
+
+    def step_started(self) -> None:
+        self._step_start = time.perf_counter()
+
+    def step_completed(self) -> float:
+        """Add this iteration's step and wall time; return the step's seconds."""
+        now = time.perf_counter()
+        seconds = now - self._step_start if self._step_start is not None else 0.0
+        self.train_seconds += seconds
+        if self._mark is not None:
+            self.wall_seconds += now - self._mark
+        self._step_start, self._mark = None, now
+        return seconds
+
+    def state_dict(self) -> dict[str, float]:
+        return {"train_seconds": self.train_seconds, "wall_seconds": self.wall_seconds}
+
+    def load_state_dict(self, state: dict[str, float]) -> None:
+        self.train_seconds = float(state["train_seconds"])
+        self.wall_seconds = float(state["wall_seconds"])
+
+
+class TrainingBudget:
+    """Plan a phase's epochs from ``budget_minutes`` and the step time measured on its first iterations.
+
+    Args:
+        budget_minutes: wall-clock minutes for the phase (> 0).
+        folder: the phase folder; the plan is ``folder/budget.json``.
+        epoch_length: iterations per epoch.
+        calibration_iterations: iterations timed to plan (after one warm-up iteration).
+        stop_factor: stop the phase once its wall-clock seconds exceed this multiple of the budget.
+    """
+
+    def __init__(self, budget_minutes: float, folder: str | Path, epoch_length: int,
+                 calibration_iterations: int = 10, stop_factor: float = 1.25) -> None:  # fmt: skip
+        if not budget_minutes or float(budget_minutes) <= 0:
+            raise ValueError(f"budget_minutes must be > 0 (or null to train for 'epochs'), got {budget_minutes!r}")
+        if int(calibration_iterations) < 1 or float(stop_factor) < 1:
+            raise ValueError(f"calibration_iterations must be >= 1 and stop_factor >= 1, "
+                             f"got {calibration_iterations!r} and {stop_factor!r}")  # fmt: skip
+        self.minutes = float(budget_minutes)
+        self.seconds = self.minutes * 60.0
+        self.path = Path(folder) / BUDGET_FILE
+        self.epoch_length = int(epoch_length)
+        self.calibration_iterations = int(calibration_iterations)
+        self.stop_factor = float(stop_factor)
+        self.plan: dict[str, Any] | None = self._read()
+        self._times: list[float] = []
+
+    def _read(self) -> dict[str, Any] | None:
+        if not self.path.is_file():
+            return None
+        try:
+            plan = json.loads(self.path.read_text())
+        except ValueError as e:
+            raise ValueError(f"{self.path}: not a readable budget plan ({e}); delete it to plan again") from e
+        if float(plan.get("budget_minutes", -1)) != self.minutes:
+            raise ValueError(f"{self.path}: this phase was planned for budget_minutes {plan.get('budget_minutes')}, "
+                             f"not {self.minutes}; rerun with the recorded budget or choose a new output_dir")
+        return plan
+
+    @property
+    def planned_epochs(self) -> int | None:
+        """Epochs of the plan (None before calibration)."""
+        return int(self.plan["planned_epochs"]) if self.plan else None
+
+    @property
+    def last_iteration(self) -> int | None:
+        """The iteration the phase ends at: the planned one, or where the clock stopped it (None: not planned)."""
+        if not self.plan:
+            return None
+        return int(self.plan.get("stopped_at_iteration") or self.plan["planned_epochs"] * self.epoch_length)
+
+    def observe(self, step_seconds: float, iteration: int) -> int | None:
+        """Record one iteration's step time; return the planned epochs when this iteration completes the calibration."""
+        if self.plan is not None:
+            return None
+        self._times.append(float(step_seconds))
+        if len(self._times) < self.calibration_iterations + 1:
+            return None
+        return self.plan_from(sum(self._times[1:]) / self.calibration_iterations, iteration)
+
+    def plan_from(self, seconds_per_iteration: float, iteration: int) -> int:
+        """Whole epochs that fit the budget at ``seconds_per_iteration`` (at least the epoch under way)."""
+        epoch_seconds = self.epoch_length * max(seconds_per_iteration, 1e-9)
+        epochs = max(1, math.floor(self.seconds / epoch_seconds), math.ceil(iteration / self.epoch_length))
+        self.plan = {
+            "budget_minutes": self.minutes, "budget_seconds": self.seconds,
+            "calibration_iterations": self.calibration_iterations,
+            "seconds_per_iteration": seconds_per_iteration, "planned_at_iteration": int(iteration),
+            "epoch_length": self.epoch_length, "planned_epochs": int(epochs),
+            "planned_iterations": int(epochs * self.epoch_length),
+            "planned_seconds": round(epochs * epoch_seconds, 3), "planned_at": now_iso(),
+        }  # fmt: skip
+        logger.info("budget %.4g min: %.4g s per iteration -> %d epochs (%d iterations, %.1f s planned)",
+                    self.minutes, seconds_per_iteration, epochs, epochs * self.epoch_length, self.plan["planned_seconds"])
+        return int(epochs)
+
+    def adopt(self, epochs: int) -> None:
+        """Take ``epochs`` decided by rank 0 (data-parallel runs plan once, on rank 0)."""
+        if self.plan is not None and int(self.plan["planned_epochs"]) != int(epochs):
+            self.plan = {**self.plan, "planned_epochs": int(epochs), "planned_iterations": int(epochs) * self.epoch_length}
+
+    def over_time(self, wall_seconds: float) -> bool:
+        """Whether the phase has run past ``stop_factor`` x the budget (the safety net)."""
+        return wall_seconds > self.stop_factor * self.seconds
+
+    def record_stop(self, iteration: int, wall_seconds: float) -> None:
+        """Remember that the clock stopped the phase at ``iteration`` (a rerun ends there too)."""
+        if self.plan is not None:
+            self.plan = {**self.plan, "stopped_at_iteration": int(iteration), "stopped_after_seconds": round(wall_seconds, 3)}
+        logger.warning("budget: stopped at iteration %d after %.1f s (%.4g x the %.1f s budget)",
+                       iteration, wall_seconds, self.stop_factor, self.seconds)
+
+    def save(self, timing: PhaseTiming | None = None) -> dict[str, Any]:
+        """Write the plan (with the spent seconds so far) to ``budget.json``; return what was written."""
+        record = dict(self.plan or {"budget_minutes": self.minutes, "budget_seconds": self.seconds})
+        if timing is not None:
+            record.update(spent_train_seconds=round(timing.train_seconds, 3), spent_wall_seconds=round(timing.wall_seconds, 3))
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        save_json_atomic(record, self.path)
+        return record
+
+
+def split_budget(budget_minutes: float | None, fractions: Sequence[float]) -> list[float | None]:
+    """Share one budget between the phases of a run, e.g. Medfusion's ``[0.25, 0.75]`` (autoencoder, diffusion).
+
+    Args:
+        budget_minutes: the run's budget (None: no budget, every phase gets None and trains for its epochs).
+        fractions: each phase's share, positive, summing to 1.
+
+    Returns:
+        The minutes of each phase, in the order of ``fractions``.
+    """
+    if any(float(f) <= 0 for f in fractions) or not math.isclose(sum(fractions), 1.0, abs_tol=1e-6):
+        raise ValueError(f"budget fractions must be positive and sum to 1, got {list(fractions)}")
+    if budget_minutes is None:
+        return [None] * len(fractions)
+    if float(budget_minutes) <= 0:
+        raise ValueError(f"budget_minutes must be > 0 (or null to train for 'epochs'), got {budget_minutes!r}")
+    return [float(budget_minutes) * float(f) for f in fractions]

@@ -1,0 +1,126 @@
+"""Wall-clock budgets: planning from the calibrated step time, the plan reused on resume, the clock as a safety net.
+
+The clock is a fake one that only the step moves (``STEP_SECONDS`` per iteration), so every number is exact.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+import torch
+
+import monai_synth.engines.training_budget as training_budget
+from monai_synth.engines.training_budget import TrainingBudget, split_budget
+from monai_synth.engines.training_run import TrainingPhase
+
+
+class FakeClock:
+    """Stands in for the ``time`` module of ``training_budget``: ``perf_counter`` moves only when told."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def perf_counter(self) -> float:
+        return self.now
+
+
+@pytest.fixture()
+def clock(monkeypatch) -> FakeClock:
+    fake = FakeClock()
+    monkeypatch.setattr(training_budget, "time", fake)
+    return fake
+
+
+class ToyStep:
+    """Least squares on batches drawn from (seed, iteration); each call moves the fake clock by ``seconds``."""
+
+    def __init__(self, clock: FakeClock, seconds: float, fail_at: int | None = None) -> None:
+        torch.manual_seed(0)
+        self.model = torch.nn.Linear(3, 1)
+        self.opt = torch.optim.SGD(self.model.parameters(), lr=0.1)
+        self.clock, self.seconds, self.fail_at = clock, seconds, fail_at
+
+    def __call__(self, engine) -> dict[str, float]:
+        it = engine.state.iteration
+        if it == self.fail_at:
+            raise KeyboardInterrupt("killed")
+        self.clock.now += self.seconds
+        g = torch.Generator().manual_seed(it)
+        x = torch.randn(4, 3, generator=g)
+        loss = (self.model(x) - x.sum(1, keepdim=True)).pow(2).mean()
+        self.opt.zero_grad()
+        loss.backward()
+        self.opt.step()
+        return {"loss": float(loss)}
+
+
+def phase(tmp_path, step: ToyStep, budget_minutes: float | None, final: bool = True, **kw) -> TrainingPhase:
+    return TrainingPhase("toy", tmp_path, step, {"model": step.model, "opt": step.opt},
+                         {"model": step.model} if final else None, epoch_length=4, max_epochs=100,
+                         checkpoint_every=2, log_every=1, budget_minutes=budget_minutes, calibration_iterations=2,
+                         **kw)  # fmt: skip
+
+
+def test_split_budget() -> None:
+    assert split_budget(40.0, [0.25, 0.75]) == [10.0, 30.0]
+    assert split_budget(None, [0.25, 0.75]) == [None, None]
+    with pytest.raises(ValueError, match="sum to 1"):
+        split_budget(10.0, [0.5, 0.6])
+    with pytest.raises(ValueError, match="budget_minutes"):
+        split_budget(0.0, [1.0])
+
+
+def test_plan_is_whole_epochs_that_fit(tmp_path) -> None:
+    budget = TrainingBudget(1.0, tmp_path, epoch_length=10, calibration_iterations=3)
+    for it, seconds in enumerate([9.0, 0.5, 0.7, 0.6], start=1):  # the first (warm-up) one is left out
+        planned = budget.observe(seconds, it)
+    assert planned == math.floor(60.0 / (10 * 0.6)) == 10
+    assert budget.plan["planned_iterations"] == 100 and budget.plan["planned_seconds"] == pytest.approx(60.0)
+    assert TrainingBudget(1.0, tmp_path, 10).plan_from(100.0, iteration=25) == 3  # never less than the epoch under way
+    budget.save()
+    assert TrainingBudget(1.0, tmp_path, 10).planned_epochs == 10  # read back, not measured again
+    with pytest.raises(ValueError, match="budget_minutes 1.0"):
+        TrainingBudget(2.0, tmp_path, 10)
+    with pytest.raises(ValueError, match="budget_minutes must be > 0"):
+        TrainingBudget(0, tmp_path, 10)
+
+
+def test_phase_trains_for_the_planned_epochs(tmp_path, clock) -> None:
+    """0.5 s per step, 4 steps per epoch, 6 s budget: 3 epochs; planned and spent seconds recorded."""
+    run = phase(tmp_path, ToyStep(clock, 0.5), budget_minutes=0.1)
+    final = torch.load(run.run(), weights_only=True)
+    assert run.state.iteration == 12 and run.state.epoch == 3
+    plan = json.loads((tmp_path / "toy" / "budget.json").read_text())
+    assert plan["planned_epochs"] == 3 and plan["planned_at_iteration"] == 3 and plan["seconds_per_iteration"] == 0.5
+    assert plan["spent_train_seconds"] == pytest.approx(6.0) and plan["planned_seconds"] == pytest.approx(6.0)
+    assert final["budget"]["spent_train_seconds"] == pytest.approx(6.0) and not final["budget"]["stopped_on_clock"]
+    assert final["train_seconds"] == pytest.approx(6.0)
+
+
+def test_resume_reuses_the_plan(tmp_path, clock) -> None:
+    """Killed at iteration 7 (plan made at 3): the resumed run, 10x faster, still ends at 12 with the same weights."""
+    ref = phase(tmp_path / "ref", ToyStep(clock, 0.5), budget_minutes=0.1)
+    reference = torch.load(ref.run(), weights_only=True)["model"]
+    with pytest.raises(KeyboardInterrupt):
+        phase(tmp_path / "run", ToyStep(clock, 0.5, fail_at=7), budget_minutes=0.1).run()
+    resumed = phase(tmp_path / "run", ToyStep(clock, 0.05), budget_minutes=0.1)  # measured again: 30 epochs
+    got = torch.load(resumed.run(), weights_only=True)["model"]
+    assert resumed.state.iteration == 12 and resumed.iterations_run == 6  # from checkpoint 6
+    assert all(torch.equal(reference[k], got[k]) for k in reference)
+
+
+def test_clock_stops_a_phase_that_runs_over(tmp_path, clock) -> None:
+    """Planned at 0.5 s per step, then 4 s per step: stopped once past 1.25 x 6 s; a rerun does not go on."""
+    step = ToyStep(clock, 0.5)
+    run = phase(tmp_path, step, budget_minutes=0.1, final=False)
+    run.step_fn = lambda engine: (setattr(step, "seconds", 4.0 if engine.state.iteration > 3 else 0.5), step(engine))[1]
+    run.run()
+    # wall seconds after iteration 4: 3 x 0.5 + 4.0 = 5.5 <= 7.5; after iteration 5: 9.5 > 7.5
+    assert run.stopped_on_clock and run.state.iteration == 5
+    plan = json.loads((tmp_path / "toy" / "budget.json").read_text())
+    assert plan["stopped_at_iteration"] == 5 and plan["planned_epochs"] == 3
+    again = phase(tmp_path, ToyStep(clock, 0.5), budget_minutes=0.1, final=False)
+    again.run()
+    assert again.iterations_run == 0 and again.state.iteration == 5
