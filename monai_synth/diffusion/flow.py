@@ -106,9 +106,10 @@ class FlowSchedule(nn.Module):
         """Clean sample implied by a velocity: ``x_t + s v``."""
         return x_t + self._fraction(t, x_t) * v
 
-    def predict_noise_from_velocity(self, x_t: torch.Tensor, t: torch.Tensor | float, v: torch.Tensor) -> torch.Tensor:
-        """Noise implied by a velocity: ``x_t - (1 - s) v``."""
-        return x_t - (1.0 - self._fraction(t, x_t)) * v
+    def predict_noise_from_x0(self, x_t: torch.Tensor, t: torch.Tensor | float, x0: torch.Tensor) -> torch.Tensor:
+        """Noise implied by a clean-sample prediction: ``(x_t - (1 - s) x0) / s`` (``t > 0``)."""
+        s = self._fraction(t, x_t)
+        return (x_t - (1.0 - s) * x0) / s
 
     def snr(self, t: torch.Tensor | float) -> torch.Tensor:
         """Signal-to-noise ratio ``((1 - s) / s)^2``, float32 (infinite at ``t = 0``)."""

@@ -54,15 +54,15 @@ def _velocity(
     denoiser: VelocityModel, schedule: FlowSchedule, x: torch.Tensor, t: float, clip_x0: ClipX0
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Velocity at ``(x, t)`` and the clean sample it implies; with ``clip_x0`` the velocity is recomputed
-    from the clamped clean sample and the implied noise (as DDIM recomputes eps)."""
+    from the clamped clean sample and the noise that it and ``x`` imply (as DDIM recomputes eps), so that a step
+    to ``t = 0`` lands on the clamped sample."""
     v = denoiser(x, torch.full((x.shape[0],), t, dtype=torch.float32, device=x.device))
     if v.shape != x.shape:
         raise ValueError(f"denoiser returned shape {tuple(v.shape)} for input shape {tuple(x.shape)}.")
     x0 = schedule.predict_x0_from_velocity(x, t, v)
     if clip_x0 is not None:
-        noise = schedule.predict_noise_from_velocity(x, t, v)
         x0 = clip_prediction(x0, clip_x0)
-        v = x0 - noise
+        v = x0 - schedule.predict_noise_from_x0(x, t, x0)
     return v, x0
 
 
