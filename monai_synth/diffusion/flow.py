@@ -75,8 +75,9 @@ class FlowSchedule(nn.Module):
             raise ValueError(f"num_steps, scale and shift must be positive, got {num_steps}, {scale}, {shift}.")
         if base_img_size_numel is not None and base_img_size_numel < 1:
             raise ValueError(f"base_img_size_numel must be a positive number of pixels, got {base_img_size_numel}.")
-        self.num_steps, self.sample_method, self.loc, self.scale = int(num_steps), sample_method, float(loc), float(scale)
-        self.use_discrete_timesteps, self.shift, self.base_img_size_numel = bool(use_discrete_timesteps), float(shift), base_img_size_numel
+        self.num_steps, self.sample_method = int(num_steps), sample_method
+        self.loc, self.scale, self.shift = float(loc), float(scale), float(shift)
+        self.use_discrete_timesteps, self.base_img_size_numel = bool(use_discrete_timesteps), base_img_size_numel
 
     def shift_ratio(self, spatial_shape: Sequence[int] | None = None) -> float:
         """The shift ratio ``r`` for inputs of this spatial shape (see the module docstring)."""

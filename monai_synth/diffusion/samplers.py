@@ -39,8 +39,9 @@ def _plan(
 ) -> list[int]:
     """The timesteps to visit: the explicit list when given (checked), else ``steps`` of them by ``spacing``."""
     if not isinstance(schedule, NoiseSchedule):
-        raise ValueError(f"sample_{sampler} needs a DDPM NoiseSchedule, got a {getattr(schedule, 'kind', type(schedule))!r} "
-                         "schedule (rectified flow samples with sample_euler / sample_heun).")
+        kind = getattr(schedule, "kind", type(schedule).__name__)
+        raise ValueError(f"sample_{sampler} needs a DDPM NoiseSchedule, got a {kind!r} schedule "
+                         "(rectified flow samples with sample_euler / sample_heun).")
     if timesteps is not None:
         ts = check_timesteps(timesteps, schedule.num_steps - 1)
         if any(int(t) != t for t in ts):

@@ -72,7 +72,8 @@ def test_sampling_timesteps_match_monai(steps: int) -> None:
     monai.set_timesteps(steps, input_img_size_numel=64 * 64)
     ours = flow_timesteps(flow(use_discrete_timesteps=False, base_img_size_numel=16 * 16), steps, (64, 64))
     torch.testing.assert_close(torch.tensor(ours, dtype=torch.float64), monai.timesteps.double(), rtol=1e-3, atol=0)
-    assert ours[0] == T and all(t > (1 - i / steps) * T for i, t in enumerate(ours[1:], 1))  # the shift spends more steps at high noise
+    # the shift spends more steps at high noise
+    assert ours[0] == T and all(t > (1 - i / steps) * T for i, t in enumerate(ours[1:], 1))
 
 
 @pytest.mark.parametrize("method", ["uniform", "logit-normal"])

@@ -40,7 +40,10 @@ def test_explicit_list_gives_identical_tensors(sampler, kw: dict, spacing, clip)
     spaced = {} if spacing is None else {"spacing": spacing}
     old = sampler(denoiser, X_T, SCHEDULE, 12, _gens(), clip_x0=clip, **kw, **spaced)
     name = sampler.__name__.removeprefix("sample_")
-    ts = default_timesteps(name, SCHEDULE, 12) if spacing is None else make_timesteps(SCHEDULE.alphas_cumprod, 12, spacing)
+    if spacing is None:
+        ts = default_timesteps(name, SCHEDULE, 12)
+    else:
+        ts = make_timesteps(SCHEDULE.alphas_cumprod, 12, spacing)
     new = sampler(denoiser, X_T, SCHEDULE, generator=_gens(), clip_x0=clip, timesteps=ts, **kw)
     assert torch.equal(old, new)
 

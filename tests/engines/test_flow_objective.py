@@ -90,7 +90,8 @@ def _cdiff_losses() -> list[float]:
     unet = build_diffusion_unet({"channels": [8, 16], "norm_num_groups": 8, "num_head_channels": 8}, 1, 1)
     images = torch.rand(6, 1, 16, 16, generator=torch.Generator().manual_seed(2)) * 2 - 1
     batches = RestorationBatches(images, make_degradation("denoise", {}), 2, 3)
-    step = ConditionalDiffusionStep(unet, torch.optim.Adam(unet.parameters(), 1e-3), None, make_schedule(**FLOW), batches)
+    opt = torch.optim.Adam(unet.parameters(), 1e-3)
+    step = ConditionalDiffusionStep(unet, opt, None, make_schedule(**FLOW), batches)
     assert step.loss.prediction == "velocity"
     return [step(_engine(i))["loss"] for i in range(1, 4)]
 
