@@ -1,13 +1,21 @@
-"""Noise schedules and samplers as small pure functions over a denoiser ``denoiser(x_t, t) -> eps``."""
+"""Noise schedules (DDPM, rectified flow) and samplers as small pure functions over a denoiser
+``denoiser(x_t, t) -> eps`` (DDPM samplers) or ``-> velocity`` (flow samplers) and explicit timesteps."""
 
+from monai_synth.diffusion.flow import FlowSchedule, flow_timesteps
+from monai_synth.diffusion.flow_samplers import sample_euler, sample_heun
 from monai_synth.diffusion.guidance import classifier_free_guidance
 from monai_synth.diffusion.samplers import sample_ddim, sample_ddpm, sample_dpmpp_2m
 from monai_synth.diffusion.schedules import SCHEDULE_KINDS, NoiseSchedule, make_schedule
-from monai_synth.diffusion.timesteps import SPACINGS, log_snr, make_timesteps
+from monai_synth.diffusion.timesteps import SPACINGS, default_timesteps, log_snr, make_timesteps
 from monai_synth.diffusion.utils import append_dims, clip_prediction, randn_like
 
 __all__ = [
     "NoiseSchedule",
+    "FlowSchedule",
+    "flow_timesteps",
+    "default_timesteps",
+    "sample_euler",
+    "sample_heun",
     "make_schedule",
     "SCHEDULE_KINDS",
     "make_timesteps",

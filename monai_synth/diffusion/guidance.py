@@ -23,7 +23,8 @@ def classifier_free_guidance(
 ) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
     """Wrap a conditional model ``model(x, t, labels) -> eps`` into a guided ``denoiser(x, t) -> eps``.
 
-    ``eps = eps_u + scale * (eps_c - eps_u)``. For ``scale`` other than 0 and 1 both branches run in ONE
+    ``eps = eps_u + scale * (eps_c - eps_u)``; the same for a velocity model (rectified flow), whose velocity is
+    affine in eps at fixed ``x_t``, so guiding either is the same guidance. For ``scale`` other than 0 and 1 both branches run in ONE
     forward pass on the concatenated batch ``[x, x]`` with labels ``[labels, null]``. ``scale = 1`` runs the
     conditional branch only and ``scale = 0`` the unconditional branch only.
 

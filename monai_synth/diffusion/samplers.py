@@ -2,12 +2,14 @@
 
 All samplers share one signature (after k-diffusion's ``sampling.py`` and NVlabs/edm's ``edm_sampler``)::
 
-    sample_xxx(denoiser, x_T, schedule, steps, generator=None, callback=None, progress=False, clip_x0=None, **kw)
+    sample_xxx(denoiser, x_T, schedule, steps, generator=None, callback=None, progress=False, clip_x0=None,
+               *, timesteps=None, **kw)
 
 where ``denoiser(x_t, t) -> eps`` takes ``t`` as a LongTensor ``(B,)`` of training timesteps. A sampler
-visits ``steps`` timesteps (see :mod:`monai_synth.diffusion.timesteps`), evaluates the denoiser once at
-each, and steps from the last one to clean data (``alphas_cumprod = 1``). Randomness comes only from
-``generator``; call under ``torch.no_grad()``.
+visits an explicit, decreasing list of ``timesteps`` (by default ``steps`` of them with the sampler's
+spacing, see :func:`~monai_synth.diffusion.timesteps.default_timesteps`; partial sampling is a list that
+starts lower), evaluates the denoiser once at each, and steps from the last one to clean data
+(``alphas_cumprod = 1``). Randomness comes only from ``generator``; call under ``torch.no_grad()``.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import torch
 from tqdm.auto import tqdm
 
 from monai_synth.diffusion.schedules import NoiseSchedule
-from monai_synth.diffusion.timesteps import log_snr, make_timesteps
+from monai_synth.diffusion.timesteps import DEFAULT_SPACINGS, check_timesteps, log_snr, make_timesteps
 from monai_synth.diffusion.utils import clip_prediction, randn_like
 
 __all__ = ["Denoiser", "sample_ddpm", "sample_ddim", "sample_dpmpp_2m", "DDPM_VARIANCES"]
@@ -30,6 +32,22 @@ Callback = Callable[[dict[str, Any]], None]
 ClipX0 = float | tuple[float, float] | None
 Generators = torch.Generator | Sequence[torch.Generator] | None
 DDPM_VARIANCES = ("beta", "posterior")
+
+
+def _plan(
+    schedule: NoiseSchedule, steps: int, spacing: str | None, timesteps: Sequence[int] | None, sampler: str
+) -> list[int]:
+    """The timesteps to visit: the explicit list when given (checked), else ``steps`` of them by ``spacing``."""
+    if not isinstance(schedule, NoiseSchedule):
+        kind = getattr(schedule, "kind", type(schedule).__name__)
+        raise ValueError(f"sample_{sampler} needs a DDPM NoiseSchedule, got a {kind!r} schedule "
+                         "(rectified flow samples with sample_euler / sample_heun).")
+    if timesteps is not None:
+        ts = check_timesteps(timesteps, schedule.num_steps - 1)
+        if any(int(t) != t for t in ts):
+            raise ValueError(f"timesteps of a DDPM schedule must be integers, got {ts}.")
+        return [int(t) for t in ts]
+    return make_timesteps(schedule.alphas_cumprod, steps, DEFAULT_SPACINGS[sampler] if spacing is None else spacing)
 
 
 def _visit(timesteps: list[int], progress: bool, name: str) -> Iterator[tuple[int, int, int]]:
@@ -73,7 +91,8 @@ def sample_ddpm(
     clip_x0: ClipX0 = None,
     *,
     variance: str = "beta",
-    spacing: str = "trailing",
+    spacing: str | None = None,
+    timesteps: Sequence[int] | None = None,
 ) -> torch.Tensor:
     """Ancestral sampling (Ho et al. 2020, Algorithm 2), on all ``T`` steps or a strided subset.
 
@@ -94,17 +113,18 @@ def sample_ddpm(
         progress: show a tqdm bar.
         clip_x0: clamp the predicted clean sample (see :func:`clip_prediction`).
         variance: ``"beta"`` or ``"posterior"``.
-        spacing: timestep spacing when ``steps < T``.
+        spacing: timestep spacing when ``steps < T`` (default ``"trailing"``).
+        timesteps: the decreasing training timesteps to visit; when given, ``steps`` and ``spacing`` are unused.
 
     Returns:
         The generated sample, same shape and dtype as ``x_T``.
     """
     if variance not in DDPM_VARIANCES:
         raise ValueError(f"Unknown DDPM variance {variance!r}; expected one of {DDPM_VARIANCES}.")
+    ts = _plan(schedule, schedule.num_steps if steps is None else steps, spacing, timesteps, "ddpm")
     ab = _cumulative_alphas(schedule)
-    timesteps = make_timesteps(schedule.alphas_cumprod, schedule.num_steps if steps is None else steps, spacing)
     x = x_T
-    for i, t, s in _visit(timesteps, progress, "DDPM"):
+    for i, t, s in _visit(ts, progress, "DDPM"):
         x0 = clip_prediction(_predict_x0(x, _predict_eps(denoiser, x, t), ab[t]), clip_x0)
         _report(callback, i, t, x, x0)
         beta = 1.0 - ab[t] / ab[s]
@@ -126,7 +146,8 @@ def sample_ddim(
     clip_x0: ClipX0 = None,
     *,
     eta: float = 0.0,
-    spacing: str = "trailing",
+    spacing: str | None = None,
+    timesteps: Sequence[int] | None = None,
 ) -> torch.Tensor:
     """DDIM (Song, Meng & Ermon 2021, eq. 12).
 
@@ -145,16 +166,18 @@ def sample_ddim(
         progress: show a tqdm bar.
         clip_x0: clamp the predicted clean sample.
         eta: stochasticity, ``>= 0``.
-        spacing: timestep spacing.
+        spacing: timestep spacing (default ``"trailing"``).
+        timesteps: the decreasing training timesteps to visit; when given, ``steps`` and ``spacing`` are unused.
 
     Returns:
         The generated sample, same shape and dtype as ``x_T``.
     """
     if eta < 0:
         raise ValueError(f"eta must be >= 0, got {eta}.")
+    ts = _plan(schedule, steps, spacing, timesteps, "ddim")
     ab = _cumulative_alphas(schedule)
     x = x_T
-    for i, t, s in _visit(make_timesteps(schedule.alphas_cumprod, steps, spacing), progress, "DDIM"):
+    for i, t, s in _visit(ts, progress, "DDIM"):
         eps = _predict_eps(denoiser, x, t)
         x0 = _predict_x0(x, eps, ab[t])
         if clip_x0 is not None:
@@ -178,7 +201,8 @@ def sample_dpmpp_2m(
     progress: bool = False,
     clip_x0: ClipX0 = None,
     *,
-    spacing: str = "logsnr",
+    spacing: str | None = None,
+    timesteps: Sequence[int] | None = None,
 ) -> torch.Tensor:
     """DPM-Solver++(2M) (Lu et al. 2022, "DPM-Solver++", Algorithm 2), data prediction, multistep.
 
@@ -203,16 +227,18 @@ def sample_dpmpp_2m(
         callback: called each step with ``dict(i, t, x, x0_pred)``.
         progress: show a tqdm bar.
         clip_x0: clamp the predicted clean sample.
-        spacing: timestep spacing.
+        spacing: timestep spacing (default ``"logsnr"``).
+        timesteps: the decreasing training timesteps to visit; when given, ``steps`` and ``spacing`` are unused.
 
     Returns:
         The generated sample, same shape and dtype as ``x_T``.
     """
     del generator  # deterministic
+    ts = _plan(schedule, steps, spacing, timesteps, "dpmpp_2m")
     ab = _cumulative_alphas(schedule)
     lam = [float(v) for v in log_snr(schedule.alphas_cumprod)]
     x, x0_prev, h_prev = x_T, None, 0.0
-    for i, t, s in _visit(make_timesteps(schedule.alphas_cumprod, steps, spacing), progress, "DPM-Solver++(2M)"):
+    for i, t, s in _visit(ts, progress, "DPM-Solver++(2M)"):
         x0 = clip_prediction(_predict_x0(x, _predict_eps(denoiser, x, t), ab[t]), clip_x0)
         _report(callback, i, t, x, x0)
         if s >= 0:

@@ -11,11 +11,13 @@ import math
 import torch
 from torch import nn
 
+from monai_synth.diffusion.flow import FlowSchedule
 from monai_synth.diffusion.utils import append_dims
 
-__all__ = ["NoiseSchedule", "make_schedule", "SCHEDULE_KINDS"]
+__all__ = ["NoiseSchedule", "make_schedule", "SCHEDULE_KINDS", "FLOW_KIND"]
 
-SCHEDULE_KINDS = ("linear", "scaled_linear", "cosine")
+SCHEDULE_KINDS = ("linear", "scaled_linear", "cosine")  # the DDPM (beta) kinds
+FLOW_KIND = FlowSchedule.kind
 
 
 class NoiseSchedule(nn.Module):
@@ -30,6 +32,9 @@ class NoiseSchedule(nn.Module):
     Raises:
         ValueError: if ``betas`` is not 1D or has values outside ``(0, 1)``.
     """
+
+    kind = "ddpm"
+    predictions = ("epsilon", "v")
 
     betas: torch.Tensor
     alphas: torch.Tensor
@@ -119,7 +124,11 @@ class NoiseSchedule(nn.Module):
         return NoiseSchedule(self.betas[: int(last) + 1].cpu()).to(self.betas.device)
 
     def sample_timesteps(
-        self, batch: int, generator: torch.Generator | None = None, device: torch.device | str | None = None
+        self,
+        batch: int,
+        generator: torch.Generator | None = None,
+        device: torch.device | str | None = None,
+        spatial_shape: tuple[int, ...] | None = None,
     ) -> torch.Tensor:
         """Uniform training timesteps ``t ~ U{0, ..., T-1}``.
 
@@ -127,10 +136,13 @@ class NoiseSchedule(nn.Module):
             batch: number of timesteps.
             generator: source of randomness (drawn on its own device); ``None`` uses the global generator.
             device: device of the returned tensor (default: the buffers' device).
+            spatial_shape: unused (this schedule does not depend on resolution); accepted so that every
+                schedule is called alike (see :class:`~monai_synth.diffusion.flow.FlowSchedule`).
 
         Returns:
             LongTensor of shape ``(batch,)``.
         """
+        del spatial_shape
         device = self.betas.device if device is None else device
         draw_on = generator.device if generator is not None else device
         t = torch.randint(0, self.num_steps, (batch,), generator=generator, device=draw_on)
@@ -145,24 +157,42 @@ def _cosine_betas(num_steps: int, s: float = 0.008, max_beta: float = 0.999) -> 
 
 
 def make_schedule(
-    num_steps: int = 1000, kind: str = "linear", beta_start: float = 1e-4, beta_end: float = 0.02
-) -> NoiseSchedule:
-    """Build a :class:`NoiseSchedule`.
+    num_steps: int = 1000,
+    kind: str = "linear",
+    beta_start: float | None = None,
+    beta_end: float | None = None,
+    **flow_options,
+) -> NoiseSchedule | FlowSchedule:
+    """Build a :class:`NoiseSchedule` (DDPM kinds) or a :class:`FlowSchedule` (``kind="rectified_flow"``).
+
+    A bundle switches objective by this dict alone (``noise_schedule`` in the configs): the schedule's
+    ``predictions`` say which network outputs fit it, and the samplers check that they get their kind.
 
     Args:
-        num_steps: number of training timesteps ``T``.
+        num_steps: number of training timesteps ``T`` (for rectified flow: the time scale the network sees).
         kind: ``"linear"`` (Ho et al. 2020), ``"scaled_linear"`` (betas linear in sqrt space,
-            ``linspace(sqrt(beta_start), sqrt(beta_end)) ** 2`` as in diffusers/Medfusion) or
-            ``"cosine"`` (Nichol & Dhariwal 2021; ignores ``beta_start``/``beta_end``).
-        beta_start: first beta (linear kinds).
-        beta_end: last beta (linear kinds).
+            ``linspace(sqrt(beta_start), sqrt(beta_end)) ** 2`` as in diffusers/Medfusion), ``"cosine"``
+            (Nichol & Dhariwal 2021; ignores ``beta_start``/``beta_end``) or ``"rectified_flow"``.
+        beta_start: first beta (linear kinds; default 1e-4).
+        beta_end: last beta (linear kinds; default 0.02).
+        flow_options: ``rectified_flow`` only: ``sample_method``, ``loc``, ``scale``, ``use_discrete_timesteps``,
+            ``shift``, ``base_img_size_numel`` (see :class:`FlowSchedule`).
 
     Returns:
         The schedule module.
 
     Raises:
-        ValueError: on an unknown ``kind``, ``num_steps < 1`` or betas outside ``(0, 1)``.
+        ValueError: on an unknown ``kind``, ``num_steps < 1``, betas outside ``(0, 1)``, or options of one
+            kind given to another.
     """
+    if kind == FLOW_KIND:
+        if beta_start is not None or beta_end is not None:
+            raise ValueError("beta_start/beta_end do not apply to kind 'rectified_flow' (its path is linear in time).")
+        return FlowSchedule(num_steps, **flow_options)
+    if flow_options:
+        raise ValueError(f"{sorted(flow_options)} apply to kind 'rectified_flow' only, not to kind {kind!r}.")
+    beta_start = 1e-4 if beta_start is None else beta_start
+    beta_end = 0.02 if beta_end is None else beta_end
     if num_steps < 1:
         raise ValueError(f"num_steps must be >= 1, got {num_steps}.")
     if kind == "linear":
@@ -172,5 +202,5 @@ def make_schedule(
     elif kind == "cosine":
         betas = _cosine_betas(num_steps)
     else:
-        raise ValueError(f"Unknown schedule kind {kind!r}; expected one of {SCHEDULE_KINDS}.")
+        raise ValueError(f"Unknown schedule kind {kind!r}; expected one of {(*SCHEDULE_KINDS, FLOW_KIND)}.")
     return NoiseSchedule(betas)

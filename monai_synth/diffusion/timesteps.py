@@ -15,11 +15,18 @@ denoiser once at each and then steps to the next one, and from the last one to c
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 
-__all__ = ["make_timesteps", "SPACINGS", "log_snr"]
+from monai_synth.diffusion.flow import FlowSchedule, flow_timesteps
+
+__all__ = ["make_timesteps", "SPACINGS", "DEFAULT_SPACINGS", "log_snr", "default_timesteps", "check_timesteps"]
 
 SPACINGS = ("leading", "trailing", "linspace", "logsnr")
+# each discrete-time sampler's default spacing (the only copy: the samplers read it from here)
+DEFAULT_SPACINGS = {"ddpm": "trailing", "ddim": "trailing", "dpmpp_2m": "logsnr"}
+FLOW_SAMPLERS = ("euler", "heun")
 
 
 def log_snr(alphas_cumprod: torch.Tensor) -> torch.Tensor:
@@ -76,3 +83,50 @@ def make_timesteps(alphas_cumprod: torch.Tensor, steps: int, spacing: str = "tra
     else:
         raise ValueError(f"Unknown timestep spacing {spacing!r}; expected one of {SPACINGS}.")
     return _strictly_decreasing(grid)
+
+
+def default_timesteps(
+    sampler: str,
+    schedule,
+    steps: int,
+    start: float | None = None,
+    spatial_shape: Sequence[int] | None = None,
+) -> list:
+    """The timesteps ``sample_<sampler>`` visits by default, optionally starting below pure noise.
+
+    Partial sampling (SDEdit; Med-cDiff's ``strength``) is this list with ``start`` below ``T``: ``steps``
+    timesteps on ``[start, 0]``, with the sampler's own spacing.
+
+    Args:
+        sampler: ``"ddpm"``, ``"ddim"``, ``"dpmpp_2m"`` (DDPM schedules) or ``"euler"``, ``"heun"`` (flow).
+        schedule: a ``NoiseSchedule`` or a ``FlowSchedule``.
+        steps: number of timesteps (at most ``start + 1`` for a DDPM schedule).
+        start: first timestep (DDPM: an integer in ``[0, T - 1]``, default ``T - 1``; flow: in ``(0, T]``,
+            default ``T``).
+        spatial_shape: the sample's spatial shape (a flow schedule's resolution-dependent shift).
+
+    Raises:
+        ValueError: on an unknown sampler, or one that does not fit the schedule's kind.
+    """
+    flow = isinstance(schedule, FlowSchedule)
+    if sampler not in DEFAULT_SPACINGS and sampler not in FLOW_SAMPLERS:
+        raise ValueError(f"Unknown sampler {sampler!r}; expected one of {(*DEFAULT_SPACINGS, *FLOW_SAMPLERS)}.")
+    if flow != (sampler in FLOW_SAMPLERS):
+        fits = FLOW_SAMPLERS if flow else tuple(DEFAULT_SPACINGS)
+        raise ValueError(f"sampler {sampler!r} does not fit a {schedule.kind!r} schedule; use one of {fits}.")
+    if flow:
+        return flow_timesteps(schedule, steps, spatial_shape, start)
+    ab = schedule.alphas_cumprod if start is None else schedule.alphas_cumprod[: int(start) + 1]
+    return make_timesteps(ab, steps, DEFAULT_SPACINGS[sampler])
+
+
+def check_timesteps(timesteps: Sequence[float], high: float, low: float = 0.0) -> list:
+    """``timesteps`` as a list, after checking it is non-empty, strictly decreasing and within ``[low, high]``.
+
+    Raises:
+        ValueError: naming the offending list.
+    """
+    ts = [t.item() if isinstance(t, torch.Tensor) else t for t in timesteps]
+    if not ts or any(a <= b for a, b in zip(ts, ts[1:])) or ts[0] > high or ts[-1] < low:
+        raise ValueError(f"timesteps must be a non-empty, strictly decreasing list within [{low}, {high}], got {ts}.")
+    return ts

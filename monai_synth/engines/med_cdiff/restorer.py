@@ -37,7 +37,7 @@ __all__ = [
 ]
 
 MODELS = ("diffusion", "pix2pix", "srgan")
-SAMPLERS = ("ddpm", "ddim", "dpmpp_2m")
+SAMPLERS = ("ddpm", "ddim", "dpmpp_2m", "euler", "heun")
 
 
 def check_model_task(model: str, task: str) -> None:
@@ -61,14 +61,16 @@ class Restorer:
     Args:
         net: the restoring network (EMA UNet for diffusion), in eval mode.
         state: the ``final.pt`` contents (settings).
-        schedule: the noise schedule (diffusion only).
-        sampler / steps / eta: diffusion sampling settings.
+        schedule: the noise schedule (diffusion only): a DDPM ``NoiseSchedule`` or a rectified-flow ``FlowSchedule``.
+        sampler / steps / eta: diffusion sampling settings ("ddpm" | "ddim" | "dpmpp_2m" for a DDPM schedule,
+            "euler" | "heun" for rectified flow).
         device: compute device.
         strength: where diffusion sampling starts, as a fraction of the ``T`` training timesteps. 1 starts from
             pure noise at ``t = T - 1`` (the paper's DDPM). Below 1 sampling starts at ``t0 = round(strength * T) - 1``
             from the degraded image noised to ``t0`` (SDEdit / "come closer, diffuse faster", Chung et al. 2022):
             the condition then fixes the image's low frequencies (brightness, layout) that an eps-predicting model
             trained briefly gets wrong at low signal-to-noise ratio. ``steps`` denoiser calls cover ``[t0, 0]``.
+            With rectified flow ``t0 = strength * T`` (continuous time) and ``steps`` timesteps cover ``[t0, 0)``.
     """
 
     def __init__(self, net: nn.Module, state: dict[str, Any], checkpoint_sha256: str, schedule=None,
@@ -87,6 +89,8 @@ class Restorer:
         self.checkpoint_sha256 = checkpoint_sha256
         self.sampler, self.steps, self.eta = sampler, int(steps), float(eta)
         self.device, self.precision, self.strength = torch.device(device), precision, float(strength)
+        if self.model == "diffusion" and schedule is not None:
+            self._timesteps((self.image_size, self.image_size))  # a sampler that does not fit the schedule fails here
         how = ""
         if self.model == "diffusion":
             how = f", {sampler} {self.steps} steps"
@@ -94,10 +98,29 @@ class Restorer:
                 how += f" from the degraded image noised to t={self.start_timestep()}"
         self.description = f"Med-cDiff {self.model}, {self.task}{how}"
 
-    def start_timestep(self) -> int:
-        """The timestep diffusion sampling starts at (``T - 1`` at ``strength`` 1)."""
+    def start_timestep(self) -> int | float:
+        """The timestep diffusion sampling starts at (``T - 1`` at ``strength`` 1; rectified flow: ``strength * T``)."""
         total = self.schedule.num_steps if self.schedule is not None else 1
+        if getattr(self.schedule, "kind", None) == "rectified_flow":
+            return self.strength * total
         return min(total - 1, max(0, round(self.strength * total) - 1))
+
+    def _flow(self) -> bool:
+        return getattr(self.schedule, "kind", None) == "rectified_flow"
+
+    def _partial(self) -> bool:
+        """Whether sampling starts below pure noise (``T - 1`` for DDPM, ``T`` for rectified flow)."""
+        return self.start_timestep() < self.schedule.num_steps - (0 if self._flow() else 1)
+
+    def _timesteps(self, spatial_shape: tuple[int, ...]) -> list:
+        """The explicit timesteps of diffusion sampling: ``steps`` of them from :meth:`start_timestep` down."""
+        from monai_synth.diffusion import default_timesteps
+
+        if not self._partial():
+            return default_timesteps(self.sampler, self.schedule, self.steps, spatial_shape=spatial_shape)
+        start = self.start_timestep()
+        steps = self.steps if self._flow() else min(self.steps, int(start) + 1)
+        return default_timesteps(self.sampler, self.schedule, steps, start, spatial_shape)
 
     def _check(self, condition: torch.Tensor, seeds: Sequence[int]) -> None:
         want = self.degradation.condition_channels(self.channels)
@@ -133,12 +156,10 @@ class Restorer:
 
         x_t = noise_from_seeds(seeds, (self.channels, *cond.shape[-2:]), self.device)
         gens = step_noise_generators([int(s) for s in seeds], 0)  # independent of the starting noise
-        schedule = self.schedule
-        t0 = self.start_timestep()
-        if t0 < schedule.num_steps - 1:
-            schedule = schedule.truncated(t0)
+        timesteps = self._timesteps(tuple(cond.shape[-2:]))
+        if self._partial():
             start = self.degradation.image_part(cond).clamp(-1.0, 1.0)
-            x_t = schedule.add_noise(start, x_t, t0)
+            x_t = self.schedule.add_noise(start, x_t, timesteps[0])
 
         def denoiser(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
             with autocast_for(self.device, self.precision):
@@ -147,12 +168,12 @@ class Restorer:
         # images live in [-1, 1]: clamp the predicted clean image at every step (Ho et al. 2020's
         # "clip_denoised"). With T = 2000 linear betas, alphas_cumprod[T-1] ~ 1.6e-9, so an eps error of 0.01 at
         # the first step implies an x0 error of ~250; unclamped, the trajectory never recovers.
-        kwargs: dict[str, Any] = {"steps": min(self.steps, t0 + 1), "generator": gens, "clip_x0": 1.0}
+        kwargs: dict[str, Any] = {"timesteps": timesteps, "generator": gens, "clip_x0": 1.0}
         if self.sampler == "ddim":
             kwargs["eta"] = self.eta
         if self.sampler == "ddpm":
             kwargs["variance"] = "beta"  # Med-cDiff: sigma_t^2 = beta_t
-        x0 = getattr(diffusion, f"sample_{self.sampler}")(denoiser, x_t, schedule, **kwargs)
+        x0 = getattr(diffusion, f"sample_{self.sampler}")(denoiser, x_t, self.schedule, **kwargs)
         return x0.clamp(-1.0, 1.0)
 
 

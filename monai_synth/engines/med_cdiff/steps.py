@@ -13,6 +13,7 @@ from torch import nn
 
 from monai_synth.seeding import batch_indices, step_generator
 from monai_synth.engines.precision import autocast_for
+from monai_synth.losses.denoising import DenoisingLoss
 from monai_synth.transforms.degradation import Degradation
 
 __all__ = ["RestorationBatches", "ConditionalDiffusionStep", "Pix2PixStep", "SRGANStep", "bce_logits"]
@@ -79,31 +80,37 @@ def _optimise(opt: torch.optim.Optimizer, loss: torch.Tensor, params=None, clip:
 class ConditionalDiffusionStep:
     """Med-cDiff's denoising step: the degraded image is concatenated to ``x_t``; the UNet predicts the noise.
 
-    Loss ``|| eps - eps_theta(cat(x_t, condition), t) ||^2`` with ``t ~ U{0..T-1}`` (Ho et al. 2020, Alg. 1).
+    Loss ``|| eps - eps_theta(cat(x_t, condition), t) ||^2`` with ``t ~ U{0..T-1}`` (Ho et al. 2020, Alg. 1). With a
+    rectified-flow schedule (``kind="rectified_flow"``) the UNet predicts the velocity ``x0 - noise`` instead, at
+    the schedule's timesteps (see :class:`~monai_synth.losses.denoising.DenoisingLoss`).
 
     Args:
         unet: ``unet(cat(x_t, cond), t) -> eps`` (possibly DDP-wrapped).
         optimizer: its optimiser; ema: a ``WeightEMA`` updated after each step, or None.
-        schedule: the ``NoiseSchedule``.
+        schedule: the ``NoiseSchedule`` or ``FlowSchedule``.
         batches: the batch source.
         precision: "fp32" | "bf16" | "fp16"; grad_clip: max gradient norm (0 = off).
+        prediction: the UNet's target; None: the schedule's own (epsilon for DDPM, velocity for rectified flow).
+        min_snr_gamma: Min-SNR-gamma loss weighting (None = off).
     """
 
     def __init__(self, unet: nn.Module, optimizer: torch.optim.Optimizer, ema, schedule, batches: RestorationBatches,
-                 precision: str = "fp32", grad_clip: float = 1.0) -> None:
+                 precision: str = "fp32", grad_clip: float = 1.0, prediction: str | None = None,
+                 min_snr_gamma: float | None = None) -> None:
         self.unet, self.opt, self.ema, self.schedule, self.batches = unet, optimizer, ema, schedule, batches
         self.precision, self.grad_clip = precision, grad_clip
+        self.loss = DenoisingLoss(schedule, prediction, min_snr_gamma)
 
     def __call__(self, engine: Engine) -> dict[str, float]:
         x0, cond, g = self.batches(engine)
         device = self.batches.device
-        t = torch.randint(0, self.schedule.num_steps, (x0.shape[0],), generator=g, device=device)
+        t = self.schedule.sample_timesteps(x0.shape[0], generator=g, device=device, spatial_shape=x0.shape[2:])
         noise = torch.randn(x0.shape, generator=g, device=device)
         x_in = self.batches.layout(torch.cat([self.schedule.add_noise(x0, noise, t), cond], dim=1))
         self.unet.train()
         with autocast_for(device, self.precision):
-            eps = self.unet(x_in, t)
-        loss = F.mse_loss(eps.float(), noise)
+            out = self.unet(x_in, t)
+        loss = self.loss(out, x0, noise, t)
         gnorm = _optimise(self.opt, loss, self.unet.parameters(), self.grad_clip)
         if self.ema is not None:
             self.ema.update()

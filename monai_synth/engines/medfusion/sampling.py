@@ -11,7 +11,7 @@ from torch import nn
 from monai_synth.engines.precision import autocast_for
 from monai_synth.seeding import noise_from_seeds, step_noise_generators
 
-SAMPLERS = ("ddpm", "ddim", "dpmpp_2m")
+SAMPLERS = ("ddpm", "ddim", "dpmpp_2m", "euler", "heun")
 
 
 def noise_for_indices(indices: list[int], shape: tuple[int, ...], seed: int, device: torch.device) -> torch.Tensor:
@@ -22,7 +22,8 @@ def noise_for_indices(indices: list[int], shape: tuple[int, ...], seed: int, dev
 def label_conditional_eps(
     unet: nn.Module, schedule, prediction: str, device: torch.device, precision: str = "fp32", channels_last: bool = False
 ) -> Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]:
-    """``model(x_t, t, labels) -> eps`` from a label-conditioned UNet predicting epsilon or v."""
+    """``model(x_t, t, labels)`` from a label-conditioned UNet: eps for a UNet predicting epsilon or v (DDPM
+    samplers), the velocity itself for a UNet predicting the rectified-flow ``"velocity"`` (flow samplers)."""
 
     def model(x: torch.Tensor, t: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         xin = x.contiguous(memory_format=torch.channels_last) if channels_last else x
@@ -68,9 +69,11 @@ def generate_images(
         latent_scale: factor the latents were multiplied by in training (one, or one per channel).
         latent_shift: what was subtracted from the latents before scaling (one, or one per channel).
         null_label: unconditional label for classifier-free guidance.
-        sampler: "ddpm" | "ddim" | "dpmpp_2m"; steps: number of sampler steps (ddpm: all T by default).
+        sampler: "ddpm" | "ddim" | "dpmpp_2m" (DDPM schedule) or "euler" | "heun" (rectified flow); steps: number
+            of sampler steps (timesteps for heun, which evaluates the UNet ``2 steps - 1`` times).
         eta: DDIM stochasticity (0 = deterministic).
-        guidance_scale: classifier-free guidance scale (1 = conditional only).
+        guidance_scale: classifier-free guidance scale (1 = conditional only); applied to eps or velocity alike.
+        prediction: what the UNet predicts: "epsilon" | "v" (DDPM schedule) or "velocity" (rectified flow).
         seed / first_index: image ``k`` of this batch starts from noise seeded ``seed + first_index + k``; the
             per-step noise of DDPM and DDIM with ``eta > 0`` comes from its own generator, seeded from the same.
         clip_latents: clamp every predicted clean latent to ``[-clip_latents, clip_latents]`` (the latents are
@@ -81,6 +84,10 @@ def generate_images(
     device = torch.device(device)
     if sampler not in SAMPLERS:
         raise ValueError(f"sampler must be one of {SAMPLERS}, got {sampler!r}")
+    if prediction not in schedule.predictions:
+        raise ValueError(f"prediction {prediction!r} does not fit a {schedule.kind!r} noise schedule; "
+                         f"use one of {schedule.predictions}")
+    timesteps = diffusion.default_timesteps(sampler, schedule, steps, spatial_shape=latent_shape[1:])
     labels = labels.to(device)
     idx = list(range(first_index, first_index + labels.shape[0]))
     x_t = noise_for_indices(idx, latent_shape, seed, device)
@@ -90,7 +97,7 @@ def generate_images(
     # not on the batch it is generated in nor on the device
     gen = step_noise_generators(idx, seed)
     fn = getattr(diffusion, f"sample_{sampler}")
-    kwargs = {"steps": steps, "generator": gen, "progress": progress, "clip_x0": clip_latents}
+    kwargs = {"timesteps": timesteps, "generator": gen, "progress": progress, "clip_x0": clip_latents}
     if sampler == "ddim":
         kwargs["eta"] = eta
     z0 = fn(denoiser, x_t, schedule, **kwargs)

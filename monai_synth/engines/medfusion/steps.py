@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from ignite.engine import Engine
 from torch import nn
 
 from monai_synth.engines.precision import autocast_for
-from monai_synth.seeding import batch_indices, step_generator
 from monai_synth.losses.autoencoder import AutoencoderReconstructionLoss, PatchGANLoss
+from monai_synth.losses.denoising import DenoisingLoss
+from monai_synth.seeding import batch_indices, step_generator
 
 
 class AutoencoderStep:
@@ -100,18 +100,22 @@ def _latent_shape(vae: nn.Module, x: torch.Tensor) -> tuple[int, ...]:
 class LatentDiffusionStep:
     """Denoising step on scaled VAE latents, with label dropout for classifier-free guidance.
 
+    The schedule decides the objective: a DDPM ``NoiseSchedule`` (``t ~ U{0..T-1}``, epsilon or v target) or a
+    rectified-flow ``FlowSchedule`` (``t`` by its ``sample_method``, velocity target); see :class:`DenoisingLoss`.
+
     Args:
         unet: ``unet(x_t, t, class_labels=y) -> prediction`` (possibly DDP-wrapped).
         optimizer: its optimiser; ema: a ``WeightEMA`` updated after each step (or None).
-        schedule: the ``NoiseSchedule``.
+        schedule: the ``NoiseSchedule`` or ``FlowSchedule`` (``make_schedule``).
         latent_mu / latent_sigma: posterior of every training image's latents (N, C, h, w), unscaled.
         labels: class of every training image (N,).
         scale: latent scale factor (1 / std of the latents).
         batch_size / seed: per-rank batch and run seed.
         label_dropout: probability of replacing the label with ``null_label`` (Medfusion: 0.5).
         null_label: the unconditional label index.
-        prediction: "epsilon" (Medfusion) or "v".
+        prediction: "epsilon" (Medfusion) or "v" with a DDPM schedule; "velocity" with rectified flow.
         grad_clip: max gradient norm (0 = off).
+        min_snr_gamma: Min-SNR-gamma loss weighting (None = off; see :class:`DenoisingLoss`).
     """
 
     def __init__(
@@ -135,9 +139,9 @@ class LatentDiffusionStep:
         channels_last: bool = False,
         rank: int = 0,
         world_size: int = 1,
+        min_snr_gamma: float | None = None,
     ) -> None:
-        if prediction not in ("epsilon", "v"):
-            raise ValueError(f"prediction must be 'epsilon' or 'v', got {prediction!r}")
+        self.loss = DenoisingLoss(schedule, prediction, min_snr_gamma)
         self.unet, self.opt, self.ema, self.schedule = unet, optimizer, ema, schedule
         self.mu, self.sigma, self.labels, self.scale = latent_mu, latent_sigma, labels, scale
         self.batch_size, self.seed = batch_size, seed
@@ -152,18 +156,18 @@ class LatentDiffusionStep:
         mu, sigma = self.mu[idx].to(self.device), self.sigma[idx].to(self.device)
         b = mu.shape[0]
         z0 = (mu + sigma * torch.randn(mu.shape, generator=g, device=self.device)) * self.scale
-        t = torch.randint(0, self.schedule.num_steps, (b,), generator=g, device=self.device)
+        t = self.schedule.sample_timesteps(b, generator=g, device=self.device, spatial_shape=z0.shape[2:])
         noise = torch.randn(z0.shape, generator=g, device=self.device)
         x_t = self.schedule.add_noise(z0, noise, t)
         drop = torch.rand(b, generator=g, device=self.device) < self.p_drop
-        y = torch.where(drop, torch.full_like(t, self.null_label), self.labels[idx].to(self.device))
+        labels = self.labels[idx].to(self.device)
+        y = torch.where(drop, torch.full_like(labels, self.null_label), labels)
         if self.channels_last:
             x_t = x_t.contiguous(memory_format=torch.channels_last)
         self.unet.train()
         with autocast_for(self.device, self.precision):
             out = self.unet(x_t, t, class_labels=y)
-        target = noise if self.prediction == "epsilon" else self.schedule.velocity(z0, noise, t)
-        loss = F.mse_loss(out.float(), target)
+        loss = self.loss(out, z0, noise, t)
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         gnorm = torch.nn.utils.clip_grad_norm_(self.unet.parameters(), self.grad_clip) if self.grad_clip else None
