@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from monai_synth.diffusion import make_schedule
-from monai_synth.engines.medfusion import build_unet
+from monai.networks.nets import DiffusionModelUNet
 from monai_synth.engines.medfusion.sampling import generate_images
 from monai_synth.engines.medfusion.steps import LatentDiffusionStep
 from monai_synth.handlers.ema import WeightEMA
@@ -23,7 +23,8 @@ def _engine(iteration: int) -> SimpleNamespace:
 
 def _train_latent_model(iterations: int = 4, min_snr_gamma: float | None = None):
     torch.manual_seed(0)
-    unet = build_unet({"channels": [8, 16], "norm_num_groups": 8, "num_head_channels": 8}, 2, 3)
+    unet = DiffusionModelUNet(spatial_dims=2, in_channels=2, out_channels=2, channels=[8, 16], attention_levels=[False, False],
+                              num_res_blocks=1, norm_num_groups=8, num_head_channels=8, num_class_embeds=4)
     ema = WeightEMA(unet, 0.9)
     opt = torch.optim.AdamW(unet.parameters(), lr=1e-3)
     g = torch.Generator().manual_seed(1)
@@ -75,19 +76,20 @@ def test_latent_flow_refuses_a_sampler_or_prediction_of_the_other_kind(trained, 
 
 
 def test_medfusion_step_refuses_epsilon_with_a_flow_schedule():
-    unet = build_unet({"channels": [8, 16], "norm_num_groups": 8, "num_head_channels": 8}, 2, 3)
+    unet = DiffusionModelUNet(spatial_dims=2, in_channels=2, out_channels=2, channels=[8, 16], attention_levels=[False, False],
+                              num_res_blocks=1, norm_num_groups=8, num_head_channels=8, num_class_embeds=4)
     with pytest.raises(ValueError, match="velocity"):
         LatentDiffusionStep(unet, None, None, make_schedule(**FLOW), torch.zeros(1, 2, 8, 8), torch.zeros(1, 2, 8, 8),
                             torch.zeros(1, dtype=torch.long), 1.0, 1, 0, 0.5, 3, "epsilon")
 
 
 def _cdiff_losses() -> list[float]:
-    from monai_synth.engines.med_cdiff.restorer import build_diffusion_unet
     from monai_synth.engines.med_cdiff.steps import ConditionalDiffusionStep, RestorationBatches
     from monai_synth.transforms.degradation import make_degradation
 
     torch.manual_seed(0)
-    unet = build_diffusion_unet({"channels": [8, 16], "norm_num_groups": 8, "num_head_channels": 8}, 1, 1)
+    unet = DiffusionModelUNet(spatial_dims=2, in_channels=2, out_channels=1, channels=[8, 16], attention_levels=[False, False],
+                              num_res_blocks=1, norm_num_groups=8, num_head_channels=8)
     images = torch.rand(6, 1, 16, 16, generator=torch.Generator().manual_seed(2)) * 2 - 1
     batches = RestorationBatches(images, make_degradation("denoise", {}), 2, 3)
     opt = torch.optim.Adam(unet.parameters(), 1e-3)
