@@ -88,3 +88,34 @@ def test_files_of_a_finished_audit(case: Path, tmp_path: Path) -> None:
     # the nearest training image of the noisy copy of train image k is train image k
     first = rows[1].split(",")
     assert first[0] == "img_000.png" and first[1].endswith("img_000.png")
+
+
+def test_membership_attack_flags_a_model_that_memorised_its_training_set(tiny_medfusion: Path, tmp_path: Path,
+                                                                         monkeypatch) -> None:
+    """The attack through the whole audit, with a diffusion model whose noise prediction is the optimal one for
+    its training latents (it has memorised them) against one that memorised other images of the population."""
+    import monai_synth.engines.medfusion.workflow as workflow
+    from helpers import EmpiricalDenoiser, encode_latents
+
+    from monai_synth.engines.image_tensors import load_image_tensors
+
+    load = workflow.load_medfusion
+    model = load(tiny_medfusion, "cpu")
+
+    def phantom(split: str) -> torch.Tensor:
+        return load_image_tensors(None, 16, 1, "auto", None, split, 40, 0).images
+
+    write_pngs(phantom("val")[:8], tmp_path / "synthetic")  # the images themselves do not matter here
+    results = {}
+    for name, memorised in (("memoriser", phantom("train")), ("learner", phantom("val"))):
+        unet = EmpiricalDenoiser(encode_latents(model, memorised), model["schedule"])
+        monkeypatch.setattr(workflow, "load_medfusion", lambda *a, unet=unet, **k: {**load(*a, **k), "unet": unet})
+        results[name] = MemorizationAudit(
+            tmp_path / "synthetic", tmp_path / name, train="", holdout="", model=str(tiny_medfusion), spaces=["pixel"],
+            phantom_count=40, membership={"timestep_fractions": [0.05, 0.1, 0.2]}, num_bootstrap=300,
+            progress=False).run()["membership"]
+    memoriser, learner = results["memoriser"], results["learner"]
+    assert memoriser["n_members"] == 40 and memoriser["n_nonmembers"] == 40 and memoriser["timesteps"] == [1, 2, 4]
+    assert memoriser["flagged"] and memoriser["auc"] > 0.95 and memoriser["tpr_at_fpr"] > 0.5
+    assert memoriser["member_loss_mean"] < memoriser["nonmember_loss_mean"]
+    assert not learner["flagged"] and learner["auc_ci"][0] < 0.5 < learner["auc_ci"][1]
