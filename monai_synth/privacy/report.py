@@ -23,7 +23,8 @@ _STYLE = """
 body{font-family:system-ui,sans-serif;margin:2em;max-width:1100px;color:#222}
 table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 10px;text-align:left}
 th{background:#f4f4f4}.flag{color:#a00;font-weight:bold}.ok{color:#060;font-weight:bold}.skip{color:#666}
-.pairs td{text-align:center;font-size:small}img{image-rendering:pixelated;max-width:100%}.note{color:#666;font-size:small}
+.pairs td{text-align:center;font-size:small}img{image-rendering:pixelated;max-width:100%}
+.note{color:#666;font-size:small}
 """
 
 #: one gallery row: (synthetic name, training name, similarity, above the copy threshold, PNG of the 3 tiles)
@@ -96,11 +97,13 @@ def _space_table(spaces: Mapping[str, Mapping[str, Any]]) -> str:
     for name, s in spaces.items():
         c, d, n = s["copy"], s["dcr"], s["nndr"]
         ci = c.get("share_ci")
+        interval = f"[{_num(ci[0])}, {_num(ci[1])}]" if ci else "&ndash;"
         rows.append(
             f"<tr><td>{html.escape(name)}</td><td>{_num(c['threshold'])}</td><td>{_num(c['share'])}</td>"
-            f"<td>{'[' + _num(ci[0]) + ', ' + _num(ci[1]) + ']' if ci else '&ndash;'}</td><td>{_num(c['holdout_share'])}</td>"
+            f"<td>{interval}</td><td>{_num(c['holdout_share'])}</td>"
             f"<td>{_num(d['synthetic']['median'])} / {_num(d['holdout']['median'])}</td><td>{_num(d['p_value'])}</td>"
-            f"<td>{_num(n['synthetic']['median'])} / {_num(n['holdout']['median'])}</td><td>{_num(n['p_value'])}</td></tr>"
+            f"<td>{_num(n['synthetic']['median'])} / {_num(n['holdout']['median'])}</td>"
+            f"<td>{_num(n['p_value'])}</td></tr>"
         )
     return f"<table>{head}{''.join(rows)}</table>"
 

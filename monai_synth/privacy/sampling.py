@@ -71,7 +71,8 @@ def sample_synthetic(source: SourceInfo, folder: Path, num_samples: int, setting
     """Sample ``num_samples`` images of the model ``source`` into ``folder`` (resumable); returns ``folder``.
 
     Args:
-        source: a Medfusion or StyleGAN2-ADA run folder or bundle (:func:`~monai_synth.privacy.sources.describe_source`).
+        source: a Medfusion or StyleGAN2-ADA run folder or bundle
+            (:func:`~monai_synth.privacy.sources.describe_source`).
         folder: where the images go (``<output>/synthetic``).
         num_samples: images in all.
         settings: sampler settings (:data:`DEFAULT_SAMPLING` keys).

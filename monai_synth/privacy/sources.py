@@ -180,7 +180,8 @@ def resolve_grid(image_size: int | None, channels: int | None, intensity: str | 
     if size is None or chans is None:
         c, h, w = _first_image_shape(train)
         if size is None and h != w:
-            raise DataError(f"training images are {h} x {w}, not square: give image_size (--image-size) to compare at one size",
+            raise DataError(f"training images are {h} x {w}, not square: give image_size (--image-size) to compare "
+                            "at one size",
                             train.dataset)
         size = h if size is None else size
         chans = (1 if c == 1 else 3) if chans is None else chans

@@ -58,13 +58,14 @@ def _conform(image: torch.Tensor, size: int, channels: int, fix_size: bool, fix_
     if c != channels:
         if not fix_channels:
             raise DataError(f"synthetic images have {c} channel(s) (e.g. {where}), the training images {channels}: "
-                            "give synthetic images of the training channel count, or set channels (--channels) to convert",
-                            source)
+                            "give synthetic images of the training channel count, or set channels (--channels) "
+                            "to convert", source)
         image = image.mean(0, keepdim=True) if channels == 1 else image[:1].expand(3, -1, -1)
     if (h, w) != (size, size):
         if not fix_size:
             raise DataError(f"synthetic images are {h} x {w} (e.g. {where}), the training images {size} x {size}: "
-                            "give synthetic images of the training size, or set image_size (--image-size) to resize both", source)
+                            "give synthetic images of the training size, or set image_size (--image-size) to "
+                            "resize both", source)
         image = resize_square(image, size)
     return image
 

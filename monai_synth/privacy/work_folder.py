@@ -26,7 +26,8 @@ def digest(*parts: Any) -> str:
     h = hashlib.sha256()
     for part in parts:
         if isinstance(part, (torch.Tensor, np.ndarray)):
-            array = part.detach().cpu().contiguous().numpy() if isinstance(part, torch.Tensor) else np.ascontiguousarray(part)
+            tensor = isinstance(part, torch.Tensor)
+            array = part.detach().cpu().contiguous().numpy() if tensor else np.ascontiguousarray(part)
             h.update(f"{array.dtype}{array.shape}".encode())
             h.update(array.tobytes())
         else:

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from helpers import REPO, write_pngs
+from helpers import REPO
 from monai.bundle import ConfigParser, run
 
 from monai_synth.cli import main
