@@ -93,3 +93,22 @@ def test_membership_losses_are_fixed_per_image(tiny_medfusion: Path) -> None:
     assert not np.allclose(whole, other_seed)
     assert MedfusionDenoisingLoss(model, (0.1, 0.5, 1.0)).timesteps == [2, 10, 19]
 
+
+
+def test_command_line_config_and_class_share_their_defaults() -> None:
+    import inspect
+
+    from monai_synth.cli import build_parser
+    from monai_synth.privacy.audit import DEFAULT_MEMBERSHIP, DEFAULT_SELF_SUPERVISED, MemorizationAudit
+    from monai_synth.privacy.sampling import DEFAULT_SAMPLING
+
+    config = json.loads(MEDFUSION.read_text())
+    args = build_parser().parse_args(["audit", "src", "--out", "o"])
+    defaults = {k: p.default for k, p in inspect.signature(MemorizationAudit).parameters.items()}
+    for key, cli in (("num_samples", args.num_samples), ("percentile", args.percentile),
+                     ("num_bootstrap", args.bootstrap), ("seed", args.seed), ("train_split", args.train_split),
+                     ("holdout_split", args.holdout_split)):
+        assert config[key] == cli == defaults[key], key
+    assert config["membership"] == DEFAULT_MEMBERSHIP and config["self_supervised"] == DEFAULT_SELF_SUPERVISED
+    assert config["spaces"] == list(defaults["spaces"]) and config["alpha"] == defaults["alpha"]
+    assert {k: DEFAULT_SAMPLING[k] for k in config["sample"]} == config["sample"]
