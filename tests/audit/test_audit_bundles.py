@@ -112,3 +112,22 @@ def test_command_line_config_and_class_share_their_defaults() -> None:
     assert config["membership"] == DEFAULT_MEMBERSHIP and config["self_supervised"] == DEFAULT_SELF_SUPERVISED
     assert config["spaces"] == list(defaults["spaces"]) and config["alpha"] == defaults["alpha"]
     assert {k: DEFAULT_SAMPLING[k] for k in config["sample"]} == config["sample"]
+
+
+@pytest.mark.slow
+def test_bundle_command_with_the_inception_network(tiny_medfusion: Path, tmp_path: Path) -> None:
+    """`python -m monai.bundle run` as a user types it, with the real Inception features (about a minute)."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "MONAI_SYNTH_CACHE_DIR": str(tmp_path / "cache"), "PYTHONPATH": str(REPO),
+           "OMP_NUM_THREADS": "1"}
+    command = [sys.executable, "-m", "monai.bundle", "run", "--config_file", str(MEDFUSION), "--source",
+               str(tiny_medfusion), "--output_dir", str(tmp_path / "audit"), "--num_samples", "8", "--sample#steps",
+               "2", "--num_bootstrap", "50", "--device", "cpu"]
+    done = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads((tmp_path / "audit" / "audit.json").read_text())
+    assert set(result["spaces"]) == {"pixel", "inception"} and result["membership"]["n_members"] == 8
+    assert "memorization found:" in done.stdout
