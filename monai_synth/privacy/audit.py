@@ -221,8 +221,8 @@ class MemorizationAudit:
             return source.path
         from monai_synth.privacy.sampling import sample_synthetic
 
-        same = medfusion is not None and source.kind == "medfusion" and (self.model is None or Path(
-            self.model).resolve() == source.path.resolve())
+        given = Path(self.model).resolve() if self.model else source.path.resolve()
+        same = medfusion is not None and source.kind == "medfusion" and given == source.path.resolve()
         return sample_synthetic(source, out / "synthetic", self.num_samples, self.sample, self.seed, self.device,
                                 model=medfusion if same else None, progress=self.progress)
 
