@@ -14,6 +14,7 @@ Subcommands:
 - ``turing create|serve|report``: a visual Turing test (reader study) web app (``monai_synth.turing``).
 - ``compare`` / ``ablate-stylegan2``: models trained at equal compute, one table (``monai_synth.comparison``).
 - ``pacs echo|find|pull|push``: talk to a PACS (``monai_synth.deploy.pacs``).
+- ``utility SOURCE --real PATH --out DIR``: downstream utility of synthetic images (``monai_synth.utility``).
 """
 
 from __future__ import annotations
@@ -102,6 +103,12 @@ def _add_turing(subparsers: argparse._SubParsersAction) -> None:
     add_turing_command(subparsers)
 
 
+def _add_utility(subparsers: argparse._SubParsersAction) -> None:
+    from monai_synth.utility.command import add_utility_command
+
+    add_utility_command(subparsers)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``monai-synth``."""
     from monai_synth import __version__
@@ -121,6 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_comparison_commands(subparsers)
     _add_pacs(subparsers)
+    _add_utility(subparsers)
     for command in subparsers.choices.values():  # every --help shows the defaults
         command.formatter_class = argparse.ArgumentDefaultsHelpFormatter
     return parser
