@@ -167,6 +167,7 @@ class UtilityStudy:
         self.progress, self.overwrite = progress, overwrite
         self.warnings: list[str] = []
         self.kind: str | None = None
+        self.pool_sampling: dict[str, Any] | None = None
 
     # ----------------------------------------------------------------------------------------------- inputs
     def _real(self, size: int, channels: int, intensity: str, window, num_classes: int | None):
@@ -219,6 +220,7 @@ class UtilityStudy:
         if self.kind is None:
             return self._from_folder()
         model = open_model(self.synthetic, self.device, self.sampling)
+        self.pool_sampling = dict(model.sampling)  # what the pool is made with, defaults included
         return self._from_model(model)
 
     def _check_coverage(self, data: StudyData) -> None:
@@ -262,7 +264,7 @@ class UtilityStudy:
             "real_fractions": sorted({s.real_fraction for s in self.settings if s.real_fraction > 0}),
             "synthetic_multiples": sorted({s.synthetic_multiple for s in self.settings if s.real_fraction > 0}),
             "tstr_multiple": next((s.synthetic_multiple for s in self.settings if s.kind == "tstr"), None),
-            "training": self.training.to_dict(), "sampling": self.sampling, "sample_seed": self.sample_seed,
+            "training": self.training.to_dict(), "sampling": self.pool_sampling, "sample_seed": self.sample_seed,
             "num_bootstrap": self.num_bootstrap, "confidence": self.confidence, "bootstrap_seed": self.bootstrap_seed,
             "device": str(self.device),
         }  # fmt: skip
@@ -272,8 +274,11 @@ class UtilityStudy:
         from monai_synth import __version__
         from monai_synth.io.output_guard import check_output_dir
 
+        from monai_synth.utility.generators import model_kind
+
         start = time.perf_counter()
-        inputs = [self.real, None if os.path.isdir(self.synthetic) and self._is_model() else self.synthetic,
+        is_model = model_kind(self.synthetic) is not None  # a run folder may hold the output folder; images not
+        inputs = [self.real, None if is_model else self.synthetic,
                   self.synthetic_labels if isinstance(self.synthetic_labels, (str, os.PathLike)) else None]
         out = check_output_dir(self.output_dir, inputs, overwrite=self.overwrite)
         for name in ("metrics.json", "report.html"):  # only a finished study has them
@@ -309,11 +314,6 @@ class UtilityStudy:
         metrics = _clean(metrics)
         self._write(out, metrics, data)
         return metrics
-
-    def _is_model(self) -> bool:
-        from monai_synth.utility.generators import model_kind
-
-        return model_kind(self.synthetic) is not None
 
     def _write(self, out: Path, metrics: dict[str, Any], data: StudyData) -> None:
         from monai_synth.io.atomic import atomic_open

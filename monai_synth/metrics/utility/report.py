@@ -128,6 +128,20 @@ def _curve_svg(rows: Sequence[Mapping], network: str, metric: str, width: int = 
     return "".join(parts)
 
 
+def _verdicts(rows: Sequence[Mapping], metric: str = "balanced_accuracy") -> str:
+    """One line per network: where adding synthetic images helps, hurts, or makes no clear difference."""
+    lines = []
+    for network in dict.fromkeys(r["network"] for r in rows):
+        found: dict[str, list[str]] = {"helps": [], "hurts": [], "no clear difference": []}
+        for r in rows:
+            if r["network"] == network and r["kind"] == "augmented":
+                d = r["difference"][metric]
+                found.setdefault(d["verdict"], []).append(f"{r['label']} ({d['value']:+.3f})")
+        parts = [f"<b>{k}</b>: {html.escape(', '.join(v))}" for k, v in found.items() if v]
+        lines.append(f"<li>{html.escape(network)}: {'; '.join(parts) or 'no augmented setting'}</li>")
+    return f"<p>Adding synthetic images, {NAMES[metric]} against the same real share alone:</p><ul>{''.join(lines)}</ul>"
+
+
 def _conditional_table(conditional: Mapping[str, Mapping]) -> str:
     if not conditional:
         return "<p class='note'>No conditional fidelity (no TRTR classifier labelled the synthetic images).</p>"
@@ -173,7 +187,7 @@ def render_utility_report(metrics: Mapping[str, Any], grids: Mapping[str, bytes]
     for w in metrics.get("warnings") or []:
         parts.append(f"<p class='warn'>Warning: {html.escape(w)}</p>")
     parts += ["<h2>Train on real vs train on synthetic (test on real)</h2>", _versus_table(metrics["trtr_vs_tstr"])]
-    parts.append("<h2>Augmentation curve</h2>")
+    parts += ["<h2>Augmentation curve</h2>", _verdicts(rows)]
     for network in networks:
         parts.append("<div class='charts'>" + "".join(_curve_svg(rows, network, m) for m in METRICS) + "</div>")
         for m in METRICS:
