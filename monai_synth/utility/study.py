@@ -273,10 +273,10 @@ class UtilityStudy:
         """Run (or continue) the study; write and return ``metrics.json``'s dict."""
         from monai_synth import __version__
         from monai_synth.io.output_guard import check_output_dir
-
         from monai_synth.utility.generators import model_kind
 
         start = time.perf_counter()
+        self.warnings = []
         is_model = model_kind(self.synthetic) is not None  # a run folder may hold the output folder; images not
         inputs = [self.real, None if is_model else self.synthetic,
                   self.synthetic_labels if isinstance(self.synthetic_labels, (str, os.PathLike)) else None]
