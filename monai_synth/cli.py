@@ -15,6 +15,7 @@ Subcommands:
 - ``compare`` / ``ablate-stylegan2``: models trained at equal compute, one table (``monai_synth.comparison``).
 - ``pacs echo|find|pull|push``: talk to a PACS (``monai_synth.deploy.pacs``).
 - ``audit SOURCE --out DIR``: memorization and privacy audit of synthetic images (``monai_synth.privacy``).
+- ``utility SOURCE --real PATH --out DIR``: downstream utility of synthetic images (``monai_synth.utility``).
 """
 
 from __future__ import annotations
@@ -109,6 +110,12 @@ def _add_audit(subparsers: argparse._SubParsersAction) -> None:
     add_audit_command(subparsers)
 
 
+def _add_utility(subparsers: argparse._SubParsersAction) -> None:
+    from monai_synth.utility.command import add_utility_command
+
+    add_utility_command(subparsers)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``monai-synth``."""
     from monai_synth import __version__
@@ -129,6 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_comparison_commands(subparsers)
     _add_pacs(subparsers)
     _add_audit(subparsers)
+    _add_utility(subparsers)
     for command in subparsers.choices.values():  # every --help shows the defaults
         command.formatter_class = argparse.ArgumentDefaultsHelpFormatter
     return parser

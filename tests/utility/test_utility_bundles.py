@@ -1,0 +1,93 @@
+"""``bundles/<model>/utility.json`` runs once on a tiny trained run of each generator (phantom data, 16 px);
+its defaults are the library's; the pool of a run folder equals that of its exported bundle and is reused."""
+
+from __future__ import annotations
+
+import inspect
+import json
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from monai.bundle import run
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bundles"))
+
+import tiny_runs  # noqa: E402
+
+from monai_synth.utility.study import UtilityStudy  # noqa: E402
+from monai_synth.utility.generators import DEFAULT_SAMPLING  # noqa: E402
+
+KINDS = ("medfusion", "stylegan2_ada")
+TINY = {"networks": ["monai_classifier"], "real_fractions": [0.5], "synthetic_multiples": [1.0], "seeds": [0],
+        "train_steps": 2, "batch_size": 8, "num_bootstrap": 20, "phantom_count": 8, "device": "cpu"}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    torch.manual_seed(0)
+    root = tmp_path_factory.mktemp("utility_runs")
+    return {"medfusion": tiny_runs.train_medfusion(root / "medfusion"),
+            "stylegan2_ada": tiny_runs.train_stylegan2(root / "stylegan2_ada")}
+
+
+def _config(kind: str) -> dict:
+    return json.loads((tiny_runs.BUNDLES / kind / "utility.json").read_text())
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_config_defaults_are_the_library_defaults(kind: str) -> None:
+    config = _config(kind)
+    params = inspect.signature(UtilityStudy.__init__).parameters
+    for key, value in config["utility"].items():
+        if key == "_target_":
+            continue
+        assert value.startswith("@") and key in params, key
+        default = params[key].default
+        if default is inspect.Parameter.empty or key in ("device", "sampling"):
+            continue
+        given = config[value[1:]]
+        assert (list(default) if isinstance(default, tuple) else default) == given, key
+    assert config["sampling"] == DEFAULT_SAMPLING[kind]
+    assert config["vgg_width"] == 0.125  # CPU-sized; docs/utility.md gives --vgg_width 1.0 for a GPU
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_utility_config_runs_on_a_tiny_run(kind: str, runs: dict[str, Path], tmp_path: Path) -> None:
+    out = tmp_path / "utility"
+    overrides = {**TINY, "sampling#steps": 2} if kind == "medfusion" else TINY
+    run(config_file=str(tiny_runs.BUNDLES / kind / "utility.json"), checkpoint_dir=str(runs[kind]),
+        output_dir=str(out), **overrides)  # fmt: skip
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["complete"] and metrics["synthetic_kind"] == kind and (out / "report.html").is_file()
+    assert metrics["n_real_test"] == 8 and metrics["synthetic_per_class"] == [4, 4]  # 1x the real training split
+    assert set(metrics["trtr_vs_tstr"]) == {"monai_classifier"}
+    assert metrics["conditional_fidelity"]["monai_classifier"]["n"] == 8
+    records = [json.loads(line) for line in (out / "synthetic" / "manifest.jsonl").read_text().splitlines()]
+    assert len(records) == 8 and {r["model"] for r in records} == {kind} and all(r["synthetic"] for r in records)
+    assert sorted(r["condition"]["class_label"] for r in records) == [0] * 4 + [1] * 4
+
+
+def test_run_folder_and_exported_bundle_give_the_same_pool_which_is_reused(runs: dict[str, Path],
+                                                                          tmp_path: Path) -> None:  # fmt: skip
+    settings = {**TINY, "sampling": {"steps": 2}, "progress": False}
+    folder = UtilityStudy(runs["medfusion"], "", tmp_path / "a", **settings)
+    folder.run()
+    UtilityStudy(runs["medfusion"] / "bundle", "", tmp_path / "b", **settings).run()
+    pixels_a, pixels_b = tiny_runs.pixels(tmp_path / "a" / "synthetic"), tiny_runs.pixels(tmp_path / "b" / "synthetic")
+    assert pixels_a.keys() == pixels_b.keys() and all((pixels_a[k] == pixels_b[k]).all() for k in pixels_a)
+
+    stamp = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "a" / "synthetic").glob("*.png")}
+    UtilityStudy(runs["medfusion"], "", tmp_path / "a", **settings).run()  # rerun: nothing generated again
+    assert {p.name: p.stat().st_mtime_ns for p in (tmp_path / "a" / "synthetic").glob("*.png")} == stamp
+    other = {**settings, "sampling": {"steps": 3}}
+    UtilityStudy(runs["medfusion"], "", tmp_path / "a", **other).run()  # other sampling: a new pool
+    pool = json.loads((tmp_path / "a" / "synthetic" / "pool.json").read_text())
+    assert pool["sampling"]["steps"] == 3
+    assert len((tmp_path / "a" / "synthetic" / "manifest.jsonl").read_text().splitlines()) == 8
+
+
+def test_stylegan2_checkpoints_folder_is_a_generator_too(runs: dict[str, Path], tmp_path: Path) -> None:
+    metrics = UtilityStudy(runs["stylegan2_ada"] / "checkpoints", "", tmp_path / "u", **TINY, progress=False).run()
+    assert metrics["synthetic_kind"] == "stylegan2_ada"
