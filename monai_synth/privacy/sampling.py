@@ -92,10 +92,13 @@ def sample_synthetic(source: SourceInfo, folder: Path, num_samples: int, setting
 
 def _sample_medfusion(source: SourceInfo, folder: Path, num_samples: int, s: dict, seed: int, device: str,
                       model: dict | None, progress: bool) -> None:
+    from monai_synth.engines.medfusion.pipeline import MedfusionPipeline
     from monai_synth.engines.medfusion.sample import sample_to_folder
     from monai_synth.engines.medfusion.workflow import load_medfusion
 
     model = model if model is not None else load_medfusion(source.path, device)
+    pipeline = MedfusionPipeline(model, sampler=s["sampler"], steps=int(s["steps"]), eta=float(s["eta"]),
+                                 guidance_scale=float(s["guidance_scale"]), device=device)
     keys = ("sampler", "steps", "eta", "guidance_scale")
     plan = {"model": "medfusion", "checkpoint_sha256": model["checkpoint_sha256"], "num_samples": num_samples,
             "seed": seed, **{k: s[k] for k in keys}}
@@ -106,16 +109,14 @@ def _sample_medfusion(source: SourceInfo, folder: Path, num_samples: int, s: dic
         part_seed = seed + 100_000 * label  # classes do not share starting noise
 
         def write(part: Path, label=label, count=count, part_seed=part_seed) -> None:
-            sample_to_folder(str(source.path), str(part), num_samples=count, class_label=label, sampler=s["sampler"],
-                             steps=int(s["steps"]), eta=float(s["eta"]), guidance_scale=float(s["guidance_scale"]),
-                             seed=part_seed, batch_size=int(s["batch_size"]), device=device, progress=progress,
-                             model=model)
+            sample_to_folder(pipeline, str(part), num_samples=count, class_label=label, seed=part_seed, format="png",
+                             batch_size=int(s["batch_size"]), modality="OT", progress=progress)
 
         _part(folder / f"class_{label:03d}", {**plan, "class_label": label, "count": count}, write)
 
 
 def _sample_stylegan2(source: SourceInfo, folder: Path, num_samples: int, s: dict, seed: int, device: str) -> None:
-    from monai_synth.engines.stylegan2.trainer import StyleGAN2SampleWriter
+    from monai_synth.engines.stylegan2.sample_writer import StyleGAN2SampleWriter
     from monai_synth.io import sha256_file
     from monai_synth.networks.stylegan2_checkpoint import load_stylegan2_generator
 

@@ -55,18 +55,16 @@ def model_kind(path: str | os.PathLike) -> str | None:
 
 def _medfusion(path: Path, device: torch.device, sampling: Mapping[str, Any]) -> GenerativeModel:
     from monai_synth.engines.medfusion import load_medfusion
-    from monai_synth.engines.medfusion.sampling import generate_images
+    from monai_synth.engines.medfusion.pipeline import MedfusionPipeline
 
     m = load_medfusion(path, device)
+    pipeline = MedfusionPipeline(m, sampler=sampling["sampler"], steps=int(sampling["steps"]), eta=float(sampling["eta"]),
+                                 guidance_scale=float(sampling["guidance_scale"]), device=device,
+                                 precision=sampling.get("precision", "fp32"))
 
     def generate(label: int, first_seed: int, count: int) -> torch.Tensor:
-        return generate_images(
-            m["vae"], m["unet"], m["schedule"], torch.full((count,), int(label), dtype=torch.long),
-            tuple(m["latent_shape"]), m["latent_scale"], m["null_label"], sampler=sampling["sampler"],
-            steps=int(sampling["steps"]), eta=float(sampling["eta"]), guidance_scale=float(sampling["guidance_scale"]),
-            seed=int(first_seed), first_index=0, prediction=m["prediction"], device=device,
-            precision=sampling.get("precision", "fp32"), latent_shift=m.get("latent_shift", 0.0),
-        ).float().clamp(-1, 1).cpu()
+        labels = torch.full((count,), int(label), dtype=torch.long)
+        return pipeline(labels, seed=int(first_seed)).float().clamp(-1, 1).cpu()
 
     return GenerativeModel(
         "medfusion", path, int(m["image_size"]), int(m["channels"]), int(m["num_classes"]),

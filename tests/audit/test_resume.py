@@ -92,13 +92,13 @@ def test_sampling_resumes_by_class(tiny_medfusion: Path, tmp_path: Path, monkeyp
     real = sample_module.sample_to_folder
     calls = []
 
-    def interrupted(checkpoint_dir, output_dir, **kwargs):
+    def interrupted(pipeline, output_dir, **kwargs):
         calls.append(kwargs["class_label"])
         if kwargs["class_label"] == 1:
             Path(output_dir).mkdir(parents=True, exist_ok=True)
             (Path(output_dir) / "half.png").write_bytes(b"\x89PNG half")  # what a crash may leave
             raise KeyboardInterrupt
-        return real(checkpoint_dir, output_dir, **kwargs)
+        return real(pipeline, output_dir, **kwargs)
 
     settings = dict(num_samples=6, sample={"steps": 2}, spaces=["pixel"], membership={"enabled": False},
                     num_bootstrap=20, progress=False)
@@ -111,9 +111,9 @@ def test_sampling_resumes_by_class(tiny_medfusion: Path, tmp_path: Path, monkeyp
     assert len(first_class) == 3 and (out / "synthetic" / "class_000" / ".complete").is_file()
     assert not (out / "synthetic" / "class_001" / ".complete").exists() and not (out / "audit.json").exists()
 
-    def counted(checkpoint_dir, output_dir, **kwargs):
+    def counted(pipeline, output_dir, **kwargs):
         calls.append(kwargs["class_label"])
-        return real(checkpoint_dir, output_dir, **kwargs)
+        return real(pipeline, output_dir, **kwargs)
 
     calls.clear()
     monkeypatch.setattr(sample_module, "sample_to_folder", counted)
