@@ -25,21 +25,18 @@ import numpy as np
 import torch
 
 from monai_synth.engines.image_tensors import load_image_tensors
-from monai_synth.engines.medfusion.sampling import generate_images
+from monai_synth.engines.medfusion.pipeline import MedfusionPipeline
 from monai_synth.engines.medfusion import load_medfusion
 
 
 def generate(model: dict, label: int, n: int, a) -> torch.Tensor:
+    pipeline = MedfusionPipeline(model, sampler=a.sampler, steps=a.steps, eta=a.eta, guidance_scale=a.guidance_scale,
+                                 device=a.device, precision=a.precision, channels_last=True,
+                                 clip_latents=a.clip_latents)
     out = []
     for start in range(0, n, a.batch):
         k = min(a.batch, n - start)
-        out.append(generate_images(
-            model["vae"], model["unet"], model["schedule"], torch.full((k,), label), tuple(model["latent_shape"]),
-            model["latent_scale"], model["null_label"], sampler=a.sampler, steps=a.steps,
-            guidance_scale=a.guidance_scale, seed=a.seed + 1_000_000 * label, first_index=start,
-            prediction=model["prediction"], precision=a.precision, channels_last=True,
-            latent_shift=model.get("latent_shift", 0.0), eta=a.eta, clip_latents=a.clip_latents, device=a.device,
-        ))
+        out.append(pipeline(torch.full((k,), label), seed=a.seed + 1_000_000 * label, first_index=start))
     return torch.cat(out)
 
 

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from monai_synth.engines.image_tensors import load_image_tensors
-from monai_synth.engines.medfusion.sampling import generate_images
+from monai_synth.engines.medfusion.pipeline import MedfusionPipeline
 from monai_synth.engines.medfusion import load_medfusion
 from monai_synth.metrics import InceptionFeatureExtractor
 from monai_synth.metrics.fidelity import fidelity_metrics
@@ -37,17 +37,13 @@ def parse_setting(text: str) -> tuple[str, int, float]:
 def generate_set(model: dict, per_class: int, setting: tuple[str, int, float], a) -> tuple[torch.Tensor, float]:
     """``per_class`` images of every class (same seeds for every setting) and the sampling seconds."""
     sampler, steps, eta = setting
+    pipeline = MedfusionPipeline(model, sampler=sampler, steps=steps, eta=eta, guidance_scale=a.guidance_scale,
+                                 precision=a.precision, channels_last=True)
     out, start = [], time.perf_counter()
     for label in range(int(model["num_classes"])):
         for first in range(0, per_class, a.batch):
             k = min(a.batch, per_class - first)
-            out.append(generate_images(
-                model["vae"], model["unet"], model["schedule"], torch.full((k,), label), tuple(model["latent_shape"]),
-                model["latent_scale"], model["null_label"], sampler=sampler, steps=steps, eta=eta,
-                guidance_scale=a.guidance_scale, seed=a.seed + 1_000_000 * label, first_index=first,
-                prediction=model["prediction"], precision=a.precision, channels_last=True,
-                latent_shift=model.get("latent_shift", 0.0),
-            ))
+            out.append(pipeline(torch.full((k,), label), seed=a.seed + 1_000_000 * label, first_index=first))
     return torch.cat(out), time.perf_counter() - start
 
 

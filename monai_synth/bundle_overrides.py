@@ -35,6 +35,18 @@ def config_ids(config: Any, prefix: str = "") -> set[str]:
     return ids
 
 
+def reference_ids(config: Any, prefix: str = "") -> set[str]:
+    """Ids whose value is a plain ``@other`` reference: wiring, whose setting lives at ``other``."""
+    ids = set()
+    items = config.items() if isinstance(config, dict) else enumerate(config) if isinstance(config, list) else []
+    for key, value in items:
+        cid = f"{prefix}#{key}" if prefix else str(key)
+        if isinstance(value, str) and value.startswith("@"):
+            ids.add(cid)
+        ids |= reference_ids(value, cid)
+    return ids
+
+
 def override_ids(argv: Sequence[str]) -> dict[str, str | None]:
     """``{id: value}`` of the ``--id value`` / ``--id=value`` pairs after ``run`` on a command line."""
     args = list(argv[argv.index("run") + 1 :]) if "run" in argv else list(argv[1:])
@@ -61,13 +73,15 @@ def check_overrides(ids: Iterable[str], config_files: Sequence[str | os.PathLike
     """Raise ``UnknownOverrideError`` for an id that no config file defines, naming the nearest valid ids."""
     from monai.bundle import ConfigParser
 
-    known = config_ids(ConfigParser.load_config_files([str(f) for f in config_files]))
+    config = ConfigParser.load_config_files([str(f) for f in config_files])
+    known = config_ids(config)
+    suggestible = sorted(known - reference_ids(config))  # point at the setting, not at the wire that reads it
     unknown = [i for i in ids if i not in RUN_ARGUMENTS and i not in known]
     if not unknown:
         return
     problems = []
     for key in unknown:
-        near = difflib.get_close_matches(key, sorted(known), n=3, cutoff=0.6)
+        near = difflib.get_close_matches(key, suggestible, n=3, cutoff=0.6)
         hint = f"did you mean {' or '.join('--' + n for n in near)}?" if near else "no similar key"
         problems.append(f"--{key} ({hint})")
     files = ", ".join(str(f) for f in config_files)
