@@ -39,7 +39,8 @@ def network_restore(net: nn.Module, device: torch.device | str = "cpu", precisio
 
 
 def diffusion_restore(net: nn.Module, settings: dict, schedule, sampler: str = "ddim", steps: int = 10,
-                      device: torch.device | str = "cpu", precision: str = "fp32") -> RestoreFn:  # fmt: skip
+                      device: torch.device | str = "cpu", precision: str = "fp32", eta: float = 0.0,
+                      strength: float = 1.0) -> RestoreFn:  # fmt: skip
     """``restore`` by sampling the conditional diffusion model ``net`` (the EMA UNet, or the trained one).
 
     A ``Restorer`` is built for each call and the network's training mode and ``requires_grad`` flags are put
@@ -52,13 +53,15 @@ def diffusion_restore(net: nn.Module, settings: dict, schedule, sampler: str = "
         schedule: the training noise schedule (on the device).
         sampler / steps: a sampler of ``monai_synth.diffusion`` and its number of steps (few: it is a preview).
         device / precision: where and how to run the network.
+        eta / strength: as the bundle's ``sample`` settings (stochasticity; start from the noised condition).
     """
     from monai_synth.engines.med_cdiff.restorer import Restorer
 
     def restore(condition: torch.Tensor, seeds: Sequence[int]) -> torch.Tensor:
         was_training, flags = net.training, [p.requires_grad for p in net.parameters()]
         try:
-            restorer = Restorer(net, settings, "", schedule, sampler, steps, device=device, precision=precision)
+            restorer = Restorer(net, settings, "", schedule, sampler, steps, eta=eta, device=device,
+                                precision=precision, strength=strength)
             return restorer(condition, seeds)
         finally:
             net.train(was_training)

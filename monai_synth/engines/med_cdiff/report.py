@@ -73,6 +73,7 @@ def write_report(wf, data: ImageTensorSet, restorer: Restorer) -> dict[str, Any]
         "network_def": wf.definitions.get("network_def"),
         "training_seconds": round(float(final.get("seconds_last_run", 0.0)), 2),
         **wf.timings,
+        **({"budget": budget} if (budget := wf.budget_summary()) else {}),
         "report_images": n,
         "report_note": "PSNR (dB) / SSIM against the clean image, on training images, fixed seeded degradations",
         "settings": figures,

@@ -28,7 +28,9 @@ from monai_synth.engines.med_cdiff.restorer import (
     check_model_task,
     load_restorer,
 )
+from monai_synth.engines.med_cdiff.preview import RestoreFn, diffusion_restore, network_restore, restoration_preview
 from monai_synth.engines.med_cdiff.steps import RestorationBatches
+from monai_synth.engines.run_record import add_to_run_record
 from monai_synth.engines.training_run import TrainingPhase
 from monai_synth.handlers.ema import WeightEMA
 from monai_synth.transforms.degradation import make_degradation
@@ -88,8 +90,11 @@ class MedCDiffWorkflow:
         image_size: int,
         channels: int,
         epochs: int,
+        budget_minutes: float | None,
         batch_size: int,
         sample: dict,
+        preview_every: int,
+        preview_steps: int,
         precision: str,
         channels_last: bool,
         intensity: str,
@@ -98,6 +103,8 @@ class MedCDiffWorkflow:
         phantom_count: int,
         num_classes: int | None,
         seed: int,
+        skip_bad: bool,
+        nonfinite: str,
         device: str | torch.device,
         ema_decay: float,
         checkpoint_every: int,
@@ -118,7 +125,10 @@ class MedCDiffWorkflow:
         self.factories["noise_schedule"] = noise_schedule
         self.image_size, self.channels = int(image_size), int(channels)
         self.epochs, self.batch_size = int(epochs), int(batch_size)
+        self.budget_minutes = float(budget_minutes) if budget_minutes is not None else None
         self.sample_args = dict(sample)
+        self.preview_every, self.preview_steps = int(preview_every), int(preview_steps)
+        self.skip_bad, self.nonfinite = bool(skip_bad), nonfinite
         self.precision, self.channels_last = precision, bool(channels_last)
         self.intensity, self.window, self.split = intensity, window, split
         self.phantom_count, self.num_classes, self.seed = int(phantom_count), num_classes, int(seed)
@@ -140,7 +150,8 @@ class MedCDiffWorkflow:
         check_output_dir(self.out, [self.dataset_dir])  # never inside, or holding, the data; never among other data
         data = load_image_tensors(
             self.dataset_dir, self.image_size, self.channels, self.intensity, self.window, self.split,
-            self.phantom_count, self.seed, num_classes=self.num_classes,
+            self.phantom_count, self.seed, num_classes=self.num_classes, skip_bad=self.skip_bad,
+            nonfinite=self.nonfinite, size_hint=self.image_size, report_path=self.out / "skipped_inputs.csv",
         )
         self.record = self.check_run_folder(data)
         self.train(data)
@@ -179,14 +190,19 @@ class MedCDiffWorkflow:
         torch.manual_seed(self.seed)  # network initialisation
         batches = RestorationBatches(data.images, self.degradation, self.batch_size, self.seed, self.device,
                                      self.channels_last, self.rank, self.world)
-        step, to_save, final = self._diffusion(batches) if self.model == "diffusion" else self._gan(batches)
+        step, to_save, final, restore = (self._diffusion(batches, data) if self.model == "diffusion"
+                                         else self._gan(batches))  # fmt: skip
         per_epoch = iterations_per_epoch(len(data), self.batch_size, self.world)
+        preview = restoration_preview(phase_dir, self.model, restore, data.images, self.degradation, seed=self.seed)
         phase = TrainingPhase(
             self.model, self.out, step, to_save, final, per_epoch, self.epochs, self.checkpoint_every,
             self.log_every, final_extra=lambda: self.checkpoint_settings(data), handlers=self.handlers,
-            tracking_params={k: v for k, v in self.settings().items() if k != "out"},
+            tracking_params={k: v for k, v in self.settings().items() if k != "out"}, preview=preview,
+            preview_every=self.preview_every, budget_minutes=self.budget_minutes,
         )
         path = phase.run()
+        if phase.budget is not None and self.rank == 0:
+            add_to_run_record(self.out / self.model / "run_record.json", "budget", phase.budget_record())
         self.timings[f"{self.model}_seconds"] = round(phase.seconds, 2)
         if phase.seconds > 0:
             self.timings[f"{self.model}_images_per_second"] = phase.images_per_second(self.batch_size * self.world)
@@ -204,6 +220,13 @@ class MedCDiffWorkflow:
             "intensity": dict(data.intensity),
             "class_names": list(data.class_names),
         }
+
+    def budget_summary(self) -> dict[str, Any] | None:
+        """Planned and spent time when the model was trained on a budget (from its run record), else None."""
+        import json
+
+        path = self.out / self.model / "run_record.json"
+        return json.loads(path.read_text()).get("budget") if path.is_file() else None
 
     # ---------------------------------------------------------------- helpers
     def _check_finished(self, path: Path) -> None:
@@ -223,7 +246,7 @@ class MedCDiffWorkflow:
         net = net.to(self.device)
         return net.to(memory_format=torch.channels_last) if self.channels_last else net
 
-    def _diffusion(self, batches: RestorationBatches) -> tuple[Any, dict, dict]:
+    def _diffusion(self, batches: RestorationBatches, data: ImageTensorSet) -> tuple[Any, dict, dict, RestoreFn]:
         unet = self._network(self.factories["unet_def"], "network_def")
         ema = WeightEMA(unet, self.ema_decay) if self.ema_decay > 0 else None
         opt = self.factories["optimizer"](unet.parameters())
@@ -235,16 +258,20 @@ class MedCDiffWorkflow:
         if ema is not None:
             to_save["ema"] = ema
             final["network_ema"] = ema.ema
-        return step, to_save, final
+        s = self.sample_args
+        restore = diffusion_restore(ema.ema if ema is not None else unet, self.checkpoint_settings(data),
+                                    schedule.to(self.device), s["sampler"], self.preview_steps, self.device,
+                                    self.precision, float(s["eta"]), float(s["strength"]))  # fmt: skip
+        return step, to_save, final, restore
 
-    def _gan(self, batches: RestorationBatches) -> tuple[Any, dict, dict]:
+    def _gan(self, batches: RestorationBatches) -> tuple[Any, dict, dict, RestoreFn]:
         gen = self._network(self.factories["generator_def"], "network_def")
         disc = self._network(self.factories["discriminator_def"])
         opt_g, opt_d = self.factories["optimizer"](gen.parameters()), self.factories["optimizer"](disc.parameters())
         step = self.factories["step"](generator=self._distribute(gen), discriminator=self._distribute(disc),
                                       opt_g=opt_g, opt_d=opt_d, batches=batches, precision=self.precision)
         to_save = {"network": gen, "discriminator": disc, "opt_g": opt_g, "opt_d": opt_d}
-        return step, to_save, {"network": gen}
+        return step, to_save, {"network": gen}, network_restore(gen, self.device, self.precision)
 
     def _distribute(self, net: nn.Module) -> nn.Module:
         if self.world == 1:

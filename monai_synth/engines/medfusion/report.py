@@ -102,6 +102,7 @@ def write_report(wf, data: ImageTensorSet, vae: nn.Module, unet: nn.Module, extr
         "device": str(wf.device),
         "precision": wf.precision,
         **wf.timings,
+        **({"budget": budget} if (budget := wf.budget_summary()) else {}),
         "autoencoder_precision": wf.ae_precision,
         **reconstruction_quality(vae, data.images, wf.device, wf.ae_precision),
     }

@@ -25,6 +25,8 @@ from monai_synth.engines.image_tensors import ImageTensorSet, load_image_tensors
 from monai_synth.seeding import iterations_per_epoch
 from monai_synth.engines.medfusion.pipeline import MedfusionPipeline
 from monai_synth.engines.precision import autocast_for
+from monai_synth.engines.run_record import add_to_run_record
+from monai_synth.engines.training_budget import split_budget
 from monai_synth.engines.training_run import TrainingPhase
 from monai_synth.handlers.ema import WeightEMA
 from monai_synth.io.model_bundle import (
@@ -101,6 +103,8 @@ class MedfusionWorkflow:
         diffusion_step: Callable[..., Any],
         autoencoder_epochs: int,
         diffusion_epochs: int,
+        budget_minutes: float | None,
+        autoencoder_budget_share: float,
         batch_size: int,
         autoencoder_batch_size: int,
         adversarial_start_epoch: int,
@@ -117,6 +121,8 @@ class MedfusionWorkflow:
         preview_every: int,
         seed: int,
         device: str,
+        skip_bad: bool,
+        nonfinite: str,
         handlers: list | None = None,
     ) -> None:
         self.out = Path(output_dir)
@@ -131,6 +137,14 @@ class MedfusionWorkflow:
                           "autoencoder_step": autoencoder_step, "diffusion_step": diffusion_step}  # fmt: skip
         self.autoencoder_loss = autoencoder_loss
         self.ae_epochs, self.dm_epochs = int(autoencoder_epochs), int(diffusion_epochs)
+        self.budget_minutes = float(budget_minutes) if budget_minutes is not None else None
+        self.autoencoder_budget_share = float(autoencoder_budget_share)
+        if not 0.0 < self.autoencoder_budget_share < 1.0:
+            raise ValueError(f"autoencoder_budget_share must be between 0 and 1 (the autoencoder's share of "
+                             f"budget_minutes), got {autoencoder_budget_share!r}")
+        self._phase_budgets = split_budget(self.budget_minutes, [self.autoencoder_budget_share,
+                                                                 1.0 - self.autoencoder_budget_share])
+        self.skip_bad, self.nonfinite = bool(skip_bad), nonfinite
         self.batch_size, self.ae_batch_size = int(batch_size), int(autoencoder_batch_size)
         self.adv_start_epoch = int(adversarial_start_epoch)
         self.ema_decay, self.prediction = float(ema_decay), prediction
@@ -148,6 +162,7 @@ class MedfusionWorkflow:
         self.handlers = list(handlers or [])
         self.rank, self.world = idist.get_rank(), idist.get_world_size()
         self.timings: dict[str, float] = {}
+        self.budget_spent: dict[str, dict] = {}
 
     # ------------------------------------------------------------------ public
     def run(self) -> dict[str, Any]:
@@ -158,7 +173,8 @@ class MedfusionWorkflow:
         check_output_dir(self.out, [self.dataset_dir])  # never inside, or holding, the data; never among other data
         data = load_image_tensors(
             self.dataset_dir, self.image_size, self.channels, self.intensity, self.window, self.split,
-            self.phantom_count, self.seed, num_classes=self.num_classes,
+            self.phantom_count, self.seed, num_classes=self.num_classes, skip_bad=self.skip_bad,
+            nonfinite=self.nonfinite, size_hint=self.image_size, report_path=self.out / "skipped_inputs.csv",
         )
         self.record = self.check_run_folder(data)
         vae = self.train_autoencoder(data)
@@ -169,7 +185,7 @@ class MedfusionWorkflow:
 
     def settings(self) -> dict[str, Any]:
         """What makes this run: plain settings plus the definitions of its components (JSON-able)."""
-        skip = ("handlers", "timings", "record", "rank", "world", "factories", "autoencoder_loss")
+        skip = ("handlers", "timings", "record", "rank", "world", "factories", "autoencoder_loss", "budget_spent")
         plain = {k: v for k, v in vars(self).items() if k not in skip and not k.startswith("_")}
         parts = {k: definition(f) if f is not None else None for k, f in self.factories.items()}
         return {**plain, **flatten({**parts, "autoencoder_loss": describe(self.autoencoder_loss)})}
@@ -216,9 +232,10 @@ class MedfusionWorkflow:
                 "autoencoder", self.out, step, to_save, {"autoencoder": vae}, per_epoch, self.ae_epochs,
                 self.checkpoint_every, self.log_every, final_extra=lambda: {"autoencoder_def": ae_def},
                 handlers=self.handlers, preview=self._reconstruction_preview(vae, data), preview_every=self.preview_every,
-                tracking_params=self.tracking_params(), last_phase=False,
+                tracking_params=self.tracking_params(), last_phase=False, budget_minutes=self._phase_budgets[0],
             )
             phase.run()
+            self._record_budget("autoencoder", phase)
             self.timings["autoencoder_seconds"] = phase.seconds
             self.timings["autoencoder_images_per_second"] = phase.images_per_second(self.ae_batch_size * self.world)
         vae.load_state_dict(load_state(phase_dir / "final.pt", self.device)["autoencoder"])
@@ -274,8 +291,10 @@ class MedfusionWorkflow:
                 self.checkpoint_every, self.log_every, final_extra=lambda: extra,
                 handlers=self.handlers + fidelity, preview=self._sample_preview(vae, sampling_net, schedule, extra),
                 preview_every=self.preview_every, tracking_params=self.tracking_params(),
+                budget_minutes=self._phase_budgets[1],
             )
             phase.run()
+            self._record_budget("diffusion", phase)
             self.timings["diffusion_seconds"] = phase.seconds
             self.timings["diffusion_images_per_second"] = phase.images_per_second(self.batch_size * self.world)
         state = load_state(phase_dir / "final.pt", self.device)
@@ -289,6 +308,20 @@ class MedfusionWorkflow:
         return write_report(self, data, vae, unet, extra)
 
     # ---------------------------------------------------------------- helpers
+    def budget_summary(self) -> dict[str, dict]:
+        """Planned and spent time of each phase trained on a budget (this run's and earlier runs')."""
+        path = self.out / "run_record.json"
+        earlier = json.loads(path.read_text()).get("budget", {}) if path.is_file() else {}
+        return {**earlier, **self.budget_spent}
+
+    def _record_budget(self, name: str, phase: TrainingPhase) -> None:
+        """Planned and spent time of a phase trained on a budget, in ``run_record.json`` (``budget#<phase>``)."""
+        record = phase.budget_record()
+        if record is None or self.rank != 0:
+            return
+        self.budget_spent[name] = record
+        add_to_run_record(self.out / "run_record.json", "budget", self.budget_summary())
+
     def _reconstruction_preview(self, vae: nn.Module, data: ImageTensorSet):
         """Autoencoder previews: the first 8 training images over their reconstructions."""
         from monai_synth.engines.medfusion.steps import autocast_for
