@@ -8,13 +8,19 @@ Sampling: images/s of DDIM-150 against DPM-Solver++(2M) at 20 steps on the same 
 
 Each variant runs in its own subprocess so that peak memory (ru_maxrss) is its own.
 Usage: python benchmarks/bench_medfusion.py [--iters 20] [--batch 32] [--latent 4 16] [--json out.json]
-Widths default to bundles/medfusion/train.json's ``unet``.
+       [--baseline LABEL=DIR]
+Widths default to bundles/medfusion/train.json's ``unet_def``.
+
+``--baseline old=/path/to/old/checkout`` also runs our step variants on the library of another checkout (e.g. a
+``git worktree`` of an older commit), in the same interleaved rounds, so old and new are compared in one run on
+one machine.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -25,7 +31,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def unet_settings() -> dict:
-    return json.loads((ROOT / "bundles/medfusion/train.json").read_text())["unet"]
+    config = json.loads((ROOT / "bundles/medfusion/train.json").read_text())
+    return config["unet_def"] if "unet_def" in config else config["unet"]  # today's config, or an older one
 
 
 def make_unet(args: dict, ch: int, num_classes: int | None):
@@ -69,8 +76,12 @@ def run_ours(a, precision: str, channels_last: bool) -> float:
     from ignite.engine import Engine
 
     from monai_synth.diffusion import make_schedule
-    from monai_synth.engines.medfusion.steps import LatentDiffusionStep
     from monai_synth.handlers.ema import WeightEMA
+
+    try:
+        from monai_synth.engines.medfusion.steps import LatentDiffusionStep
+    except ImportError:  # a checkout from before the per-model packages (--baseline)
+        from monai_synth.engines.medfusion_steps import LatentDiffusionStep
 
     torch.manual_seed(0)
     net = make_unet(unet_settings(), a.latent[0], 7)
@@ -133,22 +144,34 @@ def main() -> None:
     p.add_argument("--variant", help=argparse.SUPPRESS)
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--json", type=Path)
+    p.add_argument("--baseline", action="append", default=[], metavar="LABEL=DIR",
+                   help="also run our step variants with the monai_synth of another checkout")
     a = p.parse_args()
     if a.variant:
         rate = VARIANTS[a.variant](a)
+        import monai_synth
+
         peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        print(json.dumps({"images_per_s": rate, "peak_rss_mb": peak_mb}))
+        print(json.dumps({"images_per_s": rate, "peak_rss_mb": peak_mb, "library": monai_synth.__file__}))
         return
+    runs = [(name, name, None) for name in VARIANTS]
+    for item in a.baseline:
+        label, _, folder = item.partition("=")
+        runs += [(f"{name}@{label}", name, str(Path(folder).resolve())) for name in VARIANTS if name.startswith("ours")]
     results: dict[str, dict] = {}
     for rep in range(a.repeats):  # interleaved, so drift of a shared machine hits every variant alike
-        for name in VARIANTS:
+        for key, name, library in runs:
             cmd = [sys.executable, __file__, "--variant", name, "--iters", str(a.iters), "--batch", str(a.batch),
                    "--latent", *map(str, a.latent)]
-            out = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1])
-            r = results.setdefault(name, {"images_per_s": [], "peak_rss_mb": []})
+            env = {**os.environ, "PYTHONPATH": library} if library else None
+            out = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True, env=env)
+                             .stdout.strip().splitlines()[-1])
+            if library and not out["library"].startswith(library):
+                raise SystemExit(f"{key}: imported {out['library']}, not the library of {library}")
+            r = results.setdefault(key, {"images_per_s": [], "peak_rss_mb": [], "library": out["library"]})
             r["images_per_s"].append(out["images_per_s"])
             r["peak_rss_mb"].append(out["peak_rss_mb"])
-    med = {k: {m: sorted(v[m])[len(v[m]) // 2] for m in v} for k, v in results.items()}
+    med = {k: {m: sorted(v[m])[len(v[m]) // 2] for m in ("images_per_s", "peak_rss_mb")} for k, v in results.items()}
     ref = med["reference_monai_fp32"]
     print(f"{'variant':28s} {'img/s (median)':>15s} {'vs ref':>8s} {'peak MB':>9s}")
     for k, v in med.items():

@@ -41,10 +41,24 @@ def data_formats(run: TrainedRun) -> dict[str, Any]:
     return _med_cdiff(s)
 
 
+#: what the denoiser predicts, by training target
+TARGETS = {
+    "epsilon": "noise epsilon",
+    "v": "v = alpha_t * epsilon - sigma_t * x_0",
+    "velocity": "flow velocity epsilon - x_0 (rectified flow)",
+}
+
+
+def _target(s: dict[str, Any]) -> str:
+    """The prediction target of a trained denoiser: its recorded ``prediction``, else what its schedule implies."""
+    flow = (s.get("noise_schedule_def") or {}).get("kind") == "rectified_flow"
+    return TARGETS[s.get("prediction") or ("velocity" if flow else "epsilon")]
+
+
 def _medfusion(s: dict[str, Any]) -> dict[str, Any]:
     c, h, w = (int(v) for v in s["latent_shape"])
     n = int(s["num_classes"])
-    target = "velocity v" if s.get("prediction") == "v" else "noise epsilon"
+    target = _target(s)
     inputs = {
         "x": _tensor("latent", "noisy latent, scaled to unit variance", c, [h, w], []),
         "timesteps": _timesteps(int(s["noise_schedule_def"]["num_steps"])),
@@ -77,5 +91,5 @@ def _med_cdiff(s: dict[str, Any]) -> dict[str, Any]:
                      channel_def=x_def),
         "timesteps": _timesteps(int(s["noise_schedule_def"]["num_steps"])),
     }
-    outputs = {"pred": _tensor("prediction", "predicted noise epsilon of x_t", channels, [size, size], [])}
+    outputs = {"pred": _tensor("prediction", f"predicted {_target(s)} of x_t", channels, [size, size], [])}
     return {"network_data_format": {"inputs": inputs, "outputs": outputs}}

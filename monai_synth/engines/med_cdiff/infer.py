@@ -84,6 +84,7 @@ class InputImages:
         windows: ``(center, width)`` per image: the native interval mapped onto [-1, 1].
         metas: the loader's meta dict per image.
         natives: ``(C, H, W)`` float64 tensors in native units (HU for CT), before normalisation.
+        skipped: the bad inputs left out (``skip_bad``), as ``(path, reason)`` entries.
     """
 
     kind: str
@@ -93,6 +94,7 @@ class InputImages:
     windows: list[tuple[float, float]] = field(default_factory=list)
     metas: list[dict] = field(default_factory=list)
     natives: list[torch.Tensor] = field(default_factory=list)
+    skipped: list = field(default_factory=list)
 
     def groups(self) -> list[list[int]]:
         """Indices of the images of each volume (a DICOM series, a NIfTI file) or of each single image."""
@@ -137,32 +139,47 @@ def read_inputs(
     axis: int = 2,
     modality: str | None = None,
     series_description: str | None = None,
+    skip_bad: bool = False,
 ) -> InputImages:
     """Read and normalise every image of the input (all slices of volumes, empty ones included).
 
+    With ``skip_bad``, bad inputs (unreadable files, objects without pixel data, NaN/Inf values...) are left out
+    and listed in ``InputImages.skipped`` instead of stopping the run.
+
     Raises:
-        DataError: unreadable or unusable input.
+        DataError: unreadable or unusable input (every problem of a folder at once), unless ``skip_bad``.
     """
-    from monai_synth.data import ReadImage2D, build_datalist, detect_source_kind
+    from monai_synth.data import BadInputReport, DataError, ReadImage2D, build_datalist, detect_source_kind
     from monai_synth.transforms import make_intensity_transform
 
     kind = detect_source_kind(input_path)
     if kind == "phantom":
         raise ValueError("input must name a folder of images, a NIfTI volume or a DICOM series folder")
+    report = BadInputReport()
     entries = build_datalist(input_path, split=None, axis=axis, skip_empty=False, modality=modality,
-                             series_description=series_description)
-    found = InputImages(kind, Path(os.path.abspath(input_path)), entries)
+                             series_description=series_description, skip_bad=skip_bad, report=report)
+    found = InputImages(kind, Path(os.path.abspath(input_path)), [], skipped=report)
     reader = ReadImage2D()
     norm = make_intensity_transform(mode=intensity.get("mode") or "auto", window=intensity.get("window"))
     for entry in entries:
-        image = reader(entry)
+        try:
+            image = reader(entry)
+        except DataError as error:
+            if not skip_bad:
+                raise
+            report.add(entry["image"], error.problem)
+            continue
+        found.entries.append(entry)
         unit, window = _normalise(image, norm, channels)
         found.images.append(unit)
         found.windows.append(window)
         found.metas.append(dict(image.meta))
         native = image.as_tensor().double()
         found.natives.append(native.mean(0, keepdim=True) if channels == 1 and native.shape[0] != 1 else native)
-    logger.info("%s: %d images from a %s source", input_path, len(entries), kind)
+    if not found.entries:
+        raise DataError("no usable image left after skipping bad inputs", input_path)
+    logger.info("%s: %d images from a %s source", input_path, len(found.entries), kind)
+    report.log(logger)
     return found
 
 
@@ -517,6 +534,7 @@ def restore_to_folder(
     axis: int = 2,
     modality: str | None = None,
     series_description: str | None = None,
+    skip_bad: bool = False,
     progress: bool = True,
 ) -> list[Path]:
     """Restore every image of ``input`` into ``output_dir`` (see the module docstring).
@@ -536,6 +554,8 @@ def restore_to_folder(
         axis: NIfTI slicing axis.
         modality: DICOM: keep series of this modality.
         series_description: DICOM: keep series whose description contains this text.
+        skip_bad: restore what is usable and list the bad inputs in ``output_dir/skipped_inputs.csv``
+            (default: stop and name every problem).
         progress: show a progress bar over batches.
 
     Returns:
@@ -552,7 +572,8 @@ def restore_to_folder(
     check_output_dir(input, output_dir)
     guard_output_dir(output_dir, [input, mask])  # nor among acquired images
     simulate, progress = as_flag(simulate), as_flag(progress)
-    found = read_inputs(input, restorer.intensity, restorer.channels, axis, modality, series_description)
+    found = read_inputs(input, restorer.intensity, restorer.channels, axis, modality, series_description,
+                        as_flag(skip_bad))
     fmt = format or DEFAULT_FORMATS.get(found.kind, "png")
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {sorted(FORMATS)}, got {fmt!r}")
@@ -574,5 +595,7 @@ def restore_to_folder(
         if simulate:
             degraded = [restorer.degradation.image_part(c)[0].clamp(-1, 1) for c in conditions]
             paths += write_outputs(found, degraded, out / "degraded", fmt, prov, manifest, seeds, degraded=True)
+    if found.skipped:
+        found.skipped.write(out / "skipped_inputs.csv")
     logger.info("wrote %d files to %s", len(paths), out)
     return paths

@@ -9,9 +9,9 @@
 - CTR check (phantom runs, ``--ctr``): measured cardiothoracic ratio of generated images per class.
 
 Usage:
-  python benchmarks/medfusion_conditioning.py --run runs/mednist --data ../shared/data/mednist_64_500/split.csv \
+  python benchmarks/quality/medfusion_conditioning.py --run runs/mednist --data ../shared/data/mednist_64_500/split.csv \
       --holdout-split test --per-class 100 --json runs/mednist/conditioning.json
-  python benchmarks/medfusion_conditioning.py --run runs/medfusion --ctr --per-class 200
+  python benchmarks/quality/medfusion_conditioning.py --run runs/medfusion --ctr --per-class 200
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ degraded image noised to ``t0 = round(strength * T) - 1`` (SDEdit; Chung et al. 
 faster"). Every strength restores the same held-out images with the same seeds and the same number of
 denoiser calls, so the rows differ only in where sampling starts.
 
-    python benchmarks/med_cdiff_strength.py --checkpoint_dir runs/med_cdiff/sr --num_images 16 \
+    python benchmarks/quality/med_cdiff_strength.py --checkpoint_dir runs/med_cdiff/sr --num_images 16 \
         --strength 1 0.5 0.35 0.25 --out runs/med_cdiff/sr/strength.json
 
 Prints one markdown table (mean PSNR, worst image's PSNR, mean SSIM, seconds per image) per setting.

@@ -5,7 +5,7 @@ against the same real images (Inception pool3 features, :mod:`monai_synth.metric
 share of samples whose cardiothoracic ratio can be measured (lungs and heart found) is reported too.
 
 Usage:
-  python benchmarks/medfusion_sampler_fid.py --run runs/medfusion --per-class 100 \
+  python benchmarks/quality/medfusion_sampler_fid.py --run runs/medfusion --per-class 100 \
       --setting ddim:150:0 --setting dpmpp_2m:20:0 --setting ddim:50:1 --json runs/medfusion/sampler_fid.json
 
 A setting is ``sampler:steps:eta`` (eta is used by DDIM only).

@@ -5,7 +5,7 @@ ratio from the image alone (:func:`monai_synth.data.ctr.measure_ctr`) and report
 distribution of the measured CTR, the accuracy of thresholding it at 0.5, the mean absolute error
 against the true CTR, and the generation and measurement times.
 
-    python benchmarks/phantom_ctr.py --size 256 --per-label 200 --seed 0
+    python benchmarks/quality/phantom_ctr.py --size 256 --per-label 200 --seed 0
 """
 
 from __future__ import annotations
