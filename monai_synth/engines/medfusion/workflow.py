@@ -354,7 +354,7 @@ class MedfusionWorkflow:
 
         def grid() -> torch.Tensor:
             labels = torch.arange(min(extra["num_classes"], 8))
-            return tile(pipeline(labels, seed=self.seed + 9_000_000).cpu(), columns=8)
+            return tile(pipeline(labels, seed=self.seed + 9_000_000).cpu(), columns=len(labels))
 
         return PhasePreview(self.out / "diffusion", "diffusion", grid if self.rank == 0 else None)
 
