@@ -21,8 +21,8 @@ __all__ = ["USER_DEFAULTS", "inference_config"]
 DEVICE = "$'cuda' if torch.cuda.is_available() else 'cpu'"
 # the settings a user passes on the command line, with the defaults of the run-folder configs
 USER_DEFAULTS: dict[str, dict[str, Any]] = {
-    "medfusion": {"output_dir": "samples", "num_samples": 16, "class_label": 0, "sampler": "ddim", "steps": 150,
-                  "eta": 1.0, "guidance_scale": 2.0, "seed": 0, "format": "png", "modality": "OT", "batch_size": 16,
+    "medfusion": {"output_dir": "samples", "num_samples": 16, "class_label": 0, "sampler": "ddim", "steps": 20,
+                  "eta": 0.0, "guidance_scale": 2.0, "seed": 0, "format": "png", "modality": "OT", "batch_size": 16,
                   "precision": "fp32"},
     "stylegan2_ada": {"output_dir": "samples", "num_samples": 16, "class_label": None, "truncation_psi": 1.0,
                       "format": "png", "seed": 0, "batch_size": 16, "window": None, "modality": "OT"},

@@ -55,12 +55,12 @@ def test_exported_weights_are_the_sampling_weights(runs, bundles):
 def test_load_exported_generates_what_the_bundle_writes(bundles, tmp_path):
     b = load_exported(bundles["medfusion"])
     assert b.kind == "medfusion" and b.task is None and b.settings["num_classes"] == 2
-    assert b.settings["image_size"] == 16 and b.settings["sampler"]["steps"] == 150
+    assert b.settings["image_size"] == 16 and b.settings["sampler"]["steps"] == 20
     assert b.model_sha256 == sha256_file(bundles["medfusion"] / "models" / "model.pt")
     images = b.generate([1, 0], [5, 9], steps=2)
     assert images.shape == (2, 1, 16, 16) and images.abs().max() <= 1
     run(config_file=str(tiny_runs.BUNDLES / "medfusion" / "sample.json"), checkpoint_dir=str(bundles["medfusion"]),
-        output_dir=str(tmp_path / "s"), num_samples=1, class_label=0, steps=2, eta=1.0, guidance_scale=2.0, seed=9,
+        output_dir=str(tmp_path / "s"), num_samples=1, class_label=0, steps=2, guidance_scale=2.0, seed=9,
         device="cpu")
     written = tiny_runs.pixels(tmp_path / "s")["synthetic_class0_seed9_00000.png"]
     expected = ((images[1, 0].double() + 1) / 2 * 255).round().clamp(0, 255).to(torch.uint8).numpy()
