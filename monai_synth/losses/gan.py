@@ -1,4 +1,6 @@
-"""Adversarial losses and regularisers of StyleGAN2(-ADA).
+"""Adversarial losses: binary cross-entropy on logits (pix2pix, SRGAN), and StyleGAN2(-ADA)'s losses and regularisers.
+
+Medfusion's PatchGAN loss (least squares, several scales) is part of ``losses.autoencoder``.
 
 - Non-saturating logistic loss: Goodfellow et al., "Generative Adversarial Nets" (NeurIPS 2014), section 3.
 - R1 gradient penalty on real data: Mescheder et al., "Which Training Methods for GANs do actually Converge?"
@@ -57,3 +59,10 @@ class PathLengthPenalty(nn.Module):
         with torch.no_grad():
             self.mean_length.lerp_(lengths.mean(), self.decay)
         return (lengths - self.mean_length).square().mean()
+
+
+def bce_logits(logits: torch.Tensor, real: bool) -> torch.Tensor:
+    """Binary cross-entropy of logits against all-real or all-fake targets (the GAN loss of pix2pix and SRGAN)."""
+    logits = logits.float()
+    target = torch.ones_like(logits) if real else torch.zeros_like(logits)
+    return F.binary_cross_entropy_with_logits(logits, target)

@@ -14,9 +14,10 @@ from torch import nn
 from monai_synth.seeding import batch_indices, step_generator
 from monai_synth.engines.precision import autocast_for
 from monai_synth.losses.denoising import DenoisingLoss
+from monai_synth.losses.gan import bce_logits
 from monai_synth.transforms.degradation import Degradation
 
-__all__ = ["RestorationBatches", "ConditionalDiffusionStep", "Pix2PixStep", "SRGANStep", "bce_logits"]
+__all__ = ["RestorationBatches", "ConditionalDiffusionStep", "Pix2PixStep", "SRGANStep"]
 
 
 class RestorationBatches:
@@ -59,13 +60,6 @@ class RestorationBatches:
         # generator, so that they too are a function of the iteration (exact resume)
         torch.manual_seed(int(torch.randint(0, 2**62, (1,), generator=g, device=g.device)))
         return x, cond, g
-
-
-def bce_logits(logits: torch.Tensor, real: bool) -> torch.Tensor:
-    """Binary cross-entropy of logits against all-real or all-fake targets (the GAN loss of both papers)."""
-    logits = logits.float()
-    target = torch.ones_like(logits) if real else torch.zeros_like(logits)
-    return F.binary_cross_entropy_with_logits(logits, target)
 
 
 def _optimise(opt: torch.optim.Optimizer, loss: torch.Tensor, params=None, clip: float = 0.0) -> float | None:
