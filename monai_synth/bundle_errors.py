@@ -14,6 +14,8 @@ import sys
 import traceback
 from types import TracebackType
 
+from monai_synth.bundle_overrides import check_command_line
+
 _WRAPPERS = ("Failed to evaluate ConfigExpression", "Failed to instantiate", "component")
 
 
@@ -61,7 +63,5 @@ def prepare_bundle_run() -> None:
     Raises:
         monai_synth.bundle_overrides.UnknownOverrideError: an override names no key of the config.
     """
-    from monai_synth.bundle_overrides import check_command_line
-
     install_hook()
     check_command_line(sys.argv)

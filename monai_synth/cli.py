@@ -26,6 +26,18 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from monai_synth import __version__
+from monai_synth.comparison.commands import add_comparison_commands
+from monai_synth.data.errors import DataError
+from monai_synth.data.inspect import format_inspection, inspect_source
+from monai_synth.deploy.pacs.commands import add_pacs_commands
+from monai_synth.export.command import add_arguments, run_export_command
+from monai_synth.io.datalist_command import run_datalist_command
+from monai_synth.io.output_guard import check_output_dir
+from monai_synth.privacy.command import add_audit_command
+from monai_synth.turing.commands import add_turing_command
+from monai_synth.utility.command import add_utility_command
+
 __all__ = ["main", "build_parser"]
 
 logger = logging.getLogger("monai_synth.cli")
@@ -84,14 +96,10 @@ def _add_evaluate(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _add_pacs(subparsers: argparse._SubParsersAction) -> None:
-    from monai_synth.deploy.pacs.commands import add_pacs_commands
-
     add_pacs_commands(subparsers)
 
 
 def _add_export(subparsers: argparse._SubParsersAction) -> None:
-    from monai_synth.export.command import add_arguments, run_export_command
-
     parser = subparsers.add_parser("export", help="export a finished training run as a MONAI bundle",
                                    description="Export a finished training run as a self-contained MONAI bundle.")
     add_arguments(parser)
@@ -99,27 +107,19 @@ def _add_export(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _add_turing(subparsers: argparse._SubParsersAction) -> None:
-    from monai_synth.turing.commands import add_turing_command
-
     add_turing_command(subparsers)
 
 
 def _add_audit(subparsers: argparse._SubParsersAction) -> None:
-    from monai_synth.privacy.command import add_audit_command
-
     add_audit_command(subparsers)
 
 
 def _add_utility(subparsers: argparse._SubParsersAction) -> None:
-    from monai_synth.utility.command import add_utility_command
-
     add_utility_command(subparsers)
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``monai-synth``."""
-    from monai_synth import __version__
-
     parser = argparse.ArgumentParser(prog="monai-synth", description="Generative models for 2D medical images.",
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -131,8 +131,6 @@ def build_parser() -> argparse.ArgumentParser:
     _add_evaluate(subparsers)
     _add_export(subparsers)
     _add_turing(subparsers)
-    from monai_synth.comparison.commands import add_comparison_commands
-
     add_comparison_commands(subparsers)
     _add_pacs(subparsers)
     _add_audit(subparsers)
@@ -143,26 +141,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _run_inspect(args: argparse.Namespace) -> int:
-    from monai_synth.data.inspect import format_inspection, inspect_source
-
     info = inspect_source(args.path, axis=args.axis, split=args.split, intensity=not args.no_intensity)
     print(json.dumps(info, indent=2) if args.json else format_inspection(info))
     return 1 if info.get("problems") else 0
 
 
 def _run_datalist(args: argparse.Namespace) -> int:
-    from monai_synth.io.datalist_command import run_datalist_command
-
     return run_datalist_command(args)
 
 
 def _run_evaluate(args: argparse.Namespace) -> int:
-    from monai_synth.io.output_guard import check_output_dir
-
     check_output_dir(args.out, [args.real, args.fake, args.labels_real, args.labels_fake],
                      overwrite=getattr(args, "overwrite", False))
     try:
-        from monai_synth.metrics.evaluate import run_evaluate_cli
+        from monai_synth.metrics.evaluate import run_evaluate_cli  # optional: may be left out of an installation
     except ModuleNotFoundError as err:
         if err.name and err.name.startswith("monai_synth"):
             print(f"error: evaluation is not available in this installation ({err})", file=sys.stderr)
@@ -181,8 +173,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     level = (logging.WARNING, logging.INFO, logging.DEBUG)[min(args.verbose, 2)]
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
-    from monai_synth.data.errors import DataError
-
     try:
         return args.func(args)
     except DataError as err:

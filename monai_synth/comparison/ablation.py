@@ -25,6 +25,7 @@ from monai_synth.comparison import budget, runs
 from monai_synth.comparison.bundle_runs import bundle_file, read_setting
 from monai_synth.comparison.scoring import make_extractor, reference_images, score_samples
 from monai_synth.comparison.table import write_table
+from monai_synth.data import build_datalist
 
 logger = logging.getLogger(__name__)
 
@@ -75,8 +76,6 @@ def balanced_subset(entries: list[dict[str, Any]], count: int, seed: int) -> lis
 
 def target_data(settings: AblationSettings, out: Path) -> dict[str, Any]:
     """Bundle keys selecting the limited target set: a datalist file of the subset (phantom: ``phantom_count``)."""
-    from monai_synth.data import build_datalist
-
     base = {"split": settings.split, "image_size": settings.image_size, "seed": settings.seed,
             "device": settings.device}  # fmt: skip
     if not settings.target:

@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from monai_synth.comparison.bundle_runs import bundle_file, read_setting, run_bundle
+from monai_synth.engines.checkpoint import load_state
+from monai_synth.seeding import iterations_per_epoch
 
 NEVER = 10**9  # checkpoint / log interval that does not fire during a calibration run
 
@@ -61,9 +63,6 @@ def calibrate_medfusion(workdir: Path, overrides: Mapping[str, Any], batches: in
     Returns:
         ``{"autoencoder": StepTiming, "diffusion": StepTiming}``.
     """
-    from monai_synth.engines.checkpoint import load_state
-    from monai_synth.seeding import iterations_per_epoch
-
     config = bundle_file("medfusion", "train.json")
     batch = int(read_setting(config, "batch_size", overrides))
     ae_batch = int(read_setting(config, "autoencoder_batch_size", overrides))
@@ -100,8 +99,6 @@ def plan_medfusion(
     Each phase gets at least one epoch, so a budget smaller than one epoch of each runs over: the table shows
     the measured seconds.
     """
-    from monai_synth.seeding import iterations_per_epoch
-
     if not 0.0 < autoencoder_fraction < 1.0:
         raise ValueError(f"autoencoder_fraction must be in (0, 1), got {autoencoder_fraction}")
     plan: dict[str, Any] = {}

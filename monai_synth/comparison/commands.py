@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 
+from monai_synth.comparison.ablation import AblationSettings, run_ablation
+from monai_synth.comparison.compare import CompareSettings, run_compare
 from monai_synth.comparison.overrides import parse_overrides
+from monai_synth.io.output_guard import check_output_dir
 
 
 def _default_device() -> str:
@@ -79,14 +82,11 @@ def _print_table(path: str) -> None:
 
 
 def _run_compare(args: argparse.Namespace) -> int:
-    from monai_synth.comparison.compare import CompareSettings, run_compare
-
     settings = CompareSettings(
         dataset=args.dataset, channels=args.channels, autoencoder_fraction=args.autoencoder_fraction,
         medfusion=parse_overrides(args.medfusion), medfusion_sample=parse_overrides(args.medfusion_sample),
         **_common_settings(args),
     )  # fmt: skip
-    from monai_synth.io.output_guard import check_output_dir
 
     check_output_dir(args.out, [args.dataset])
     run_compare(settings)
@@ -95,14 +95,11 @@ def _run_compare(args: argparse.Namespace) -> int:
 
 
 def _run_ablation(args: argparse.Namespace) -> int:
-    from monai_synth.comparison.ablation import AblationSettings, run_ablation
-
     settings = AblationSettings(
         source=args.source, target=args.target, target_count=args.target_count,
         pretrain_minutes=args.pretrain_minutes, ada_target=args.ada_target, ada_kimg=args.ada_kimg,
         **_common_settings(args),
     )  # fmt: skip
-    from monai_synth.io.output_guard import check_output_dir
 
     check_output_dir(args.out, [args.source, args.target])
     run_ablation(settings)

@@ -19,8 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from monai_synth.comparison import budget, runs
+from monai_synth.comparison.bundle_runs import bundle_file, read_setting
 from monai_synth.comparison.scoring import make_extractor, reference_images, score_samples
 from monai_synth.comparison.table import write_table
+from monai_synth.data import build_datalist
 
 logger = logging.getLogger(__name__)
 
@@ -74,8 +76,6 @@ def calibrate(settings: CompareSettings, out: Path) -> dict[str, Any]:
 
 
 def _num_images(settings: CompareSettings) -> int:
-    from monai_synth.data import build_datalist
-
     if not settings.dataset:
         return settings.phantom_count
     return len(build_datalist(settings.dataset, split=settings.split))
@@ -83,8 +83,6 @@ def _num_images(settings: CompareSettings) -> int:
 
 def plan(settings: CompareSettings, calibration: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Run lengths that fill the budget: ``{"medfusion": {...epochs}, "stylegan2_ada": {"kimg": ...}}``."""
-    from monai_synth.comparison.bundle_runs import bundle_file, read_setting
-
     seconds = settings.minutes * 60.0
     mf = {**settings.common(), **settings.medfusion}
     sg = {**settings.common(), **settings.stylegan2}

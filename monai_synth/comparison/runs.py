@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from monai_synth.comparison.bundle_runs import bundle_file, run_bundle
+from monai_synth.engines.checkpoint import load_state
 from monai_synth.io.atomic import atomic_open
 
 NO_EVALUATION = {"evaluation#interval": 0}
@@ -49,8 +50,6 @@ def train_stylegan2(run_dir: Path, overrides: Mapping[str, Any], kimg: float) ->
 
 def train_medfusion(run_dir: Path, overrides: Mapping[str, Any], epochs: Mapping[str, int]) -> dict[str, Any]:
     """Train the Medfusion bundle for the given phase epochs (evaluation during training off); return ``run.json``."""
-    from monai_synth.engines.checkpoint import load_state
-
     done = _finished(run_dir)
     if done is not None:
         return done

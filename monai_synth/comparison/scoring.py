@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from monai_synth.engines.image_tensors import ImageTensorSet, load_image_tensors
+from monai_synth.metrics.evaluate import evaluate
+from monai_synth.metrics.features import InceptionFeatureExtractor
 
 SCORE_KEYS = ("fid", "fid_ci", "kid_mean", "kid_std", "precision", "recall", "n_real", "n_fake")
 PHANTOM_REFERENCE_SEED = 1000
@@ -24,8 +26,6 @@ def reference_images(
 
 def make_extractor(device: str | None) -> Any:
     """One Inception feature extractor shared by every model of a comparison."""
-    from monai_synth.metrics.features import InceptionFeatureExtractor
-
     return InceptionFeatureExtractor(device=device, progress=False)
 
 
@@ -33,8 +33,6 @@ def score_samples(
     real: ImageTensorSet, samples_dir: Path, out_dir: Path, extractor: Any, bootstrap: int = 50, seed: int = 0
 ) -> dict[str, Any]:
     """FID (with bootstrap interval), KID, precision and recall of ``samples_dir``; full report in ``out_dir``."""
-    from monai_synth.metrics.evaluate import evaluate
-
     metrics = evaluate(
         real.images, samples_dir, out_dir, labels_real=real.labels.tolist(), extractor=extractor,
         cache_dir=out_dir.parent.parent / "feature_cache", num_bootstrap=bootstrap, seed=seed, progress=False,

@@ -37,6 +37,8 @@ from pathlib import Path
 from typing import Any
 
 from .errors import BadInputReport, DataError, reject
+from .nifti import is_nifti, load_volume, nonempty_slices
+from .nonfinite import volume_is_usable
 
 __all__ = ["DATALIST_SUFFIXES", "datalist_class_names", "read_datalist_file", "parse_label"]
 
@@ -312,9 +314,6 @@ def _expand_volume(entry: dict, where: str, path: Path, options: tuple[int, bool
 
     ``options`` is ``(axis, skip_empty, nonfinite)``.
     """
-    from .nifti import is_nifti, load_volume, nonempty_slices
-    from .nonfinite import volume_is_usable
-
     axis, skip_empty, nonfinite = options
     image = entry["image"]
     if not isinstance(image, str) or not is_nifti(image) or "frame" in entry:

@@ -32,6 +32,8 @@ from pydicom.multival import MultiValue
 from pydicom.pixels import apply_color_lut, apply_modality_lut, pixel_array
 from pydicom.uid import UID
 
+from .dicom_codecs import decode_problem
+from .dicomdir import dicomdir_missing
 from .errors import BadInputReport, DataError, reject
 from .folder import iter_files
 
@@ -437,8 +439,6 @@ def scan_dicom(source: str | os.PathLike, *, report: BadInputReport | None = Non
 
 def _check_dicomdirs(root: Path, report: BadInputReport | None) -> None:
     """Reject every file that a DICOMDIR under ``root`` lists but the export lacks."""
-    from .dicomdir import dicomdir_missing
-
     dicomdirs = [root] if root.is_file() else [p for p in iter_files(root) if is_dicomdir(p)]
     for dicomdir in filter(is_dicomdir, dicomdirs):
         try:
@@ -653,8 +653,6 @@ def read_dicom_frame(path: str | os.PathLike, frame: int = 0) -> tuple[np.ndarra
     try:
         arr, ds = _decode(path, int(frame))
     except Exception as err:  # pydicom and its decoders raise many types
-        from monai_synth.data.dicom_codecs import decode_problem
-
         raise DataError(f"cannot read DICOM pixel data of frame {frame}: {decode_problem(path, err)}", path) from err
     if str(ds.get("PhotometricInterpretation", "")) == "PALETTE COLOR":
         try:

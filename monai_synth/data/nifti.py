@@ -21,6 +21,7 @@ import numpy as np
 
 from .errors import BadInputReport, DataError, reject
 from .folder import class_files
+from .nonfinite import volume_is_usable
 
 __all__ = ["is_nifti", "load_volume", "nifti_datalist", "nifti_files", "read_nifti_slice", "nonempty_slices"]
 
@@ -148,8 +149,6 @@ def nifti_datalist(source: str | os.PathLike, *, axis: int = 2, skip_empty: bool
     Returns:
         Entries ``{"image": path, "frame": k, "axis": axis}`` plus ``"label"`` with class folders.
     """
-    from .nonfinite import volume_is_usable
-
     axis = _check_axis(axis, source)
     entries = []
     for path, label in nifti_files(source, split):

@@ -24,6 +24,7 @@ from .errors import BadInputReport, DataError, reject
 from .folder import find_classes, is_raster, iter_files, raster_datalist, raster_problem
 from .medmnist import NPZ_SPLITS, load_npz_split, npz_datalist, npz_splits
 from .nifti import is_nifti, nifti_datalist
+from .phantom import phantom_datalist
 
 __all__ = [
     "PHANTOM_CLASSES",
@@ -113,8 +114,6 @@ def detect_source_kind(source: str | os.PathLike | None) -> str:
 
 
 def _phantom(count: int, size: int, seed: int, split: str | None) -> list[dict]:
-    from .phantom import phantom_datalist
-
     offset = _PHANTOM_SPLIT_OFFSET.get(NPZ_SPLITS.get(str(split or "train").lower(), "train"), 0)
     return phantom_datalist(count, size, seed + offset)
 

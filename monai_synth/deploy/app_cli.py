@@ -15,6 +15,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from monai_synth.data.errors import DataError
+from monai_synth.deploy.bundle import RESTORE_TASKS, load_app_bundle
+from monai_synth.deploy.request import read_request
+from monai_synth.deploy.restore_study import restore_study_folder
+from monai_synth.deploy.runtime import raise_stack_limit_and_restart, require_sdk
+from monai_synth.deploy.selection import load_rules
+from monai_synth.deploy.synthesize_study import synthesize_study
+
 __all__ = ["main"]
 
 logger = logging.getLogger("monai_synth.deploy")
@@ -43,8 +51,6 @@ def _parser(app: str) -> argparse.ArgumentParser:
 
 def _check_paths(app: str, args: argparse.Namespace) -> None:
     """Refuse a missing input, and an output folder inside the input folder."""
-    from monai_synth.data.errors import DataError
-
     source = Path(args.input)
     if app == "restore" and not source.is_dir():
         raise DataError("input must be a DICOM study folder", source)
@@ -71,7 +77,6 @@ def _sdk_wanted(choice: str) -> bool:
     """Whether to run on the SDK."""
     if choice == "no":
         return False
-    from monai_synth.deploy.runtime import require_sdk
 
     try:
         require_sdk()
@@ -87,13 +92,13 @@ def _run_sdk(app: str, args: argparse.Namespace, bundle: Any, rules: Any) -> Pat
     """Run the SDK application; returns what its operator wrote."""
     argv = [sys.executable, f"monai_synth.deploy.{app}", "-i", args.input, "-o", args.output, "-m", args.model]
     if app == "restore":
-        from monai_synth.deploy.restore.app import RestoreApp
+        from monai_synth.deploy.restore.app import RestoreApp  # optional: monai.deploy (App SDK)
 
         application: Any = RestoreApp(argv)
         application.bundle, application.rules = bundle, rules
         application.options = {"seed": args.seed, "device": args.device, "batch_size": args.batch_size}
     else:
-        from monai_synth.deploy.synthesize.app import SynthesizeApp
+        from monai_synth.deploy.synthesize.app import SynthesizeApp  # optional: monai.deploy (App SDK)
 
         application = SynthesizeApp(argv)
         application.bundle = bundle
@@ -105,30 +110,19 @@ def _run_sdk(app: str, args: argparse.Namespace, bundle: Any, rules: Any) -> Pat
 def _run_plain(app: str, args: argparse.Namespace, bundle: Any, rules: Any) -> Path:
     """Run the same operator code without the SDK."""
     if app == "restore":
-        from monai_synth.deploy.restore_study import restore_study_folder
-
         return restore_study_folder(args.input, bundle, args.output, rules, seed=args.seed, device=args.device,
                                     batch_size=args.batch_size)
-    from monai_synth.deploy.request import read_request
-    from monai_synth.deploy.synthesize_study import synthesize_study
 
     return synthesize_study(read_request(args.input), bundle, args.output)
 
 
 def _run(app: str, args: argparse.Namespace) -> int:
-    from monai_synth.deploy.bundle import RESTORE_TASKS, load_app_bundle
-    from monai_synth.deploy.selection import load_rules
-
     _check_paths(app, args)
     if args.sdk != "no" and _sdk_installed():
-        from monai_synth.deploy.runtime import raise_stack_limit_and_restart
-
         raise_stack_limit_and_restart()  # before anything is imported: Holoscan's threads need the stack
     use_sdk = _sdk_wanted(args.sdk)
     rules = load_rules(args.rules) if app == "restore" else None
     if app == "synthesize":
-        from monai_synth.deploy.request import read_request
-
         read_request(args.input)  # a bad request fails before the model is loaded
     bundle = load_app_bundle(args.model, _KINDS[app], RESTORE_TASKS if app == "restore" else None, device=args.device)
     written = _run_sdk(app, args, bundle, rules) if use_sdk else _run_plain(app, args, bundle, rules)
@@ -140,8 +134,6 @@ def _run(app: str, args: argparse.Namespace) -> int:
 
 def main(app: str, argv: Sequence[str] | None = None) -> int:
     """Run the application ``app`` ("restore" or "synthesize"); returns the exit status."""
-    from monai_synth.data.errors import DataError
-
     args = _parser(app).parse_args(argv)
     logging.basicConfig(level=os.environ.get("MONAI_SYNTH_LOG_LEVEL", "WARNING"),
                         format="%(levelname)s %(name)s: %(message)s")

@@ -28,8 +28,8 @@ def load_app_bundle(bundle_dir: str | os.PathLike, kinds: Sequence[str], tasks: 
     Raises:
         DataError: not an exported bundle, or one of another kind or task (naming the folder).
     """
-    from monai_synth.export import load_exported
-    from monai_synth.io.model_bundle import is_exported_bundle, read_bundle_settings
+    from monai_synth.export import load_exported  # lazy: no torch before SDK set-up
+    from monai_synth.io.model_bundle import is_exported_bundle, read_bundle_settings  # lazy: no torch before SDK set-up
 
     path = Path(bundle_dir)
     if not is_exported_bundle(path):

@@ -85,7 +85,7 @@ def _rewrite_manifest(manifest: Path, target: Path, links: Mapping[str, str], pr
 
 def _run_writer(stage: Path, work: Path, bundle: Any, seed: int, batch_size: int) -> list[Path]:
     """The existing restoration writer on the staged series."""
-    from monai_synth.engines.med_cdiff.infer import restore_to_folder
+    from monai_synth.engines.med_cdiff.infer import restore_to_folder  # lazy: no torch before SDK set-up
 
     return restore_to_folder(str(stage), str(work), bundle.restorer, format="dicom", seed=seed, batch_size=batch_size,
                              progress=False)

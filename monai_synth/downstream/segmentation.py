@@ -18,6 +18,7 @@ from monai.metrics import DiceMetric
 from monai.networks.nets import DynUNet
 from torch import nn
 
+from monai_synth.data import build_datalist
 from monai_synth.downstream.fit import fit_supervised, predict_batched
 
 __all__ = [
@@ -81,8 +82,6 @@ def phantom_segmentation_set(
     Returns:
         ``(images (N, 1, S, S) float32, labels (N, 1, S, S) int64)``.
     """
-    from monai_synth.data import build_datalist
-
     entries = build_datalist(None, split=split, phantom_count=count, phantom_size=max(image_size, 32), seed=seed)
     images = torch.stack([torch.from_numpy(np.asarray(e["image"], np.float32)) * 2.0 - 1.0 for e in entries])
     labels = torch.stack([torch.from_numpy(_label_map(e["lung_mask"], e["heart_mask"])) for e in entries])

@@ -14,6 +14,10 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 
+from monai_synth.data import ReadImage2Dd, build_datalist, class_names
+from monai_synth.data.errors import BadInputReport, DataError
+from monai_synth.transforms import make_intensity_transform
+
 logger = logging.getLogger("monai_synth")
 
 
@@ -83,10 +87,6 @@ def load_image_tensors(
             ``monai_synth.data.image_limits``.
         report_path: where to write the skipped and repaired inputs (CSV), when there are any; None: log only.
     """
-    from monai_synth.data import ReadImage2Dd, build_datalist, class_names
-    from monai_synth.data.errors import BadInputReport, DataError
-    from monai_synth.transforms import make_intensity_transform
-
     report = BadInputReport()
     datalist = build_datalist(
         dataset_dir or None, split=split, skip_bad=skip_bad, nonfinite=nonfinite, phantom_count=phantom_count,
@@ -132,8 +132,6 @@ def load_image_tensors(
 
 def _report_skipped(listed, read_failures, report_path: str | os.PathLike | None) -> None:
     """Log the inputs that failed when read; write every skipped or repaired input to ``report_path`` (CSV)."""
-    from monai_synth.data.errors import BadInputReport
-
     if read_failures:
         read_failures.log(logger)
     everything = BadInputReport([*listed, *read_failures])

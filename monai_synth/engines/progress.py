@@ -8,6 +8,9 @@ from pathlib import Path
 
 import torch
 
+from monai_synth.engines.figures import plot_losses
+from monai_synth.io import write_png
+
 
 class ProgressClock:
     """Iterations per second of this process and the time left, from the iteration the process started at."""
@@ -63,16 +66,12 @@ class PhasePreview:
 
     def __call__(self, history: dict, iteration: int, writer) -> list[Path]:
         """Refresh the previews from ``history`` (a ``LossHistory`` state dict); return the files written."""
-        from monai_synth.engines.figures import plot_losses
-
         written = []
         curves = plot_losses({self.name: history}, self.folder / f"{self.name}_loss_curves.png")
         if curves is not None:
             written.append(curves)
             _add_png(writer, f"{self.name}/loss_curves", curves, iteration)
         if self.sample_grid is not None:
-            from monai_synth.io import write_png
-
             grid = self.sample_grid().detach().float().cpu()
             path = write_png(grid, self.folder / f"{self.name}_samples.png")
             written.append(Path(path))

@@ -16,6 +16,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from monai_synth.io.atomic import atomic_open
+
 logger = logging.getLogger("monai_synth")
 
 #: datasets up to this many bytes are fingerprinted by content (sha256); larger ones by size and mtime
@@ -134,8 +136,6 @@ def _jsonable(value: Any) -> Any:
 
 
 def _write_json(obj: Any, path: Path) -> None:
-    from monai_synth.io.atomic import atomic_open
-
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_open(path) as handle:
         handle.write(json.dumps(obj, indent=2).encode("utf-8"))

@@ -12,7 +12,10 @@ import argparse
 import logging
 from pathlib import Path
 
+from monai_synth.data import build_datalist, detect_source_kind
 from monai_synth.data.errors import BadInputReport, DataError
+from monai_synth.io.datalist_write import write_datalist_file
+from monai_synth.io.output_guard import OutputConflict, check_output_path
 
 __all__ = ["run_datalist_command"]
 
@@ -24,8 +27,6 @@ def _entry_files(entries: list[dict]) -> list[str]:
 
 
 def _check_outputs(args: argparse.Namespace, inputs: list[str]) -> None:
-    from monai_synth.io.output_guard import OutputConflict, check_output_path
-
     check_output_path(args.out, inputs)
     if args.report:
         check_output_path(args.report, inputs)
@@ -39,9 +40,6 @@ def run_datalist_command(args: argparse.Namespace) -> int:
     Raises:
         DataError: unusable source, bad inputs (without ``--skip-bad``) or an output that is an input.
     """
-    from monai_synth.data import build_datalist, detect_source_kind
-    from monai_synth.io.datalist_write import write_datalist_file
-
     if detect_source_kind(args.source) == "phantom":
         raise DataError("the phantom is generated in memory; it has no files to list")
     _check_outputs(args, [args.source])

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from monai_synth.data.datalist_file import _MASK_ENDINGS
+from monai_synth.io.atomic import atomic_open
 
 __all__ = ["DECATHLON_SECTIONS", "datalist_document", "write_datalist_file"]
 
@@ -68,8 +69,6 @@ def write_datalist_file(entries: Iterable[Mapping[str, Any]], path: str | os.Pat
     Returns:
         The path written.
     """
-    from monai_synth.io.atomic import atomic_open
-
     text = json.dumps(datalist_document(entries, split), indent=1) + "\n"
     with atomic_open(path) as handle:
         handle.write(text.encode("utf-8"))

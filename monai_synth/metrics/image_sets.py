@@ -27,7 +27,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from monai_synth.data import ReadImage2D, build_datalist
 from monai_synth.data.errors import DataError
+from monai_synth.io.manifest import read_manifest
 
 __all__ = ["ImageSet", "load_image_set", "read_labels", "condition_label", "to_symmetric"]
 
@@ -64,8 +66,6 @@ def condition_label(condition: Any) -> int | None:
 
 def _manifest_labels(folder: Path, entries: Sequence[Mapping]) -> list[int | None] | None:
     """Labels of the entries from ``folder/manifest.jsonl`` (None when there is no manifest)."""
-    from monai_synth.io.manifest import read_manifest
-
     records = read_manifest(folder)
     if not records:
         return None
@@ -133,8 +133,6 @@ class ImageSet:
         if isinstance(self.entries, torch.Tensor):
             return self.entries[index].float()
         if self._reader is None:
-            from monai_synth.data import ReadImage2D
-
             self._reader = ReadImage2D()
         image = self._reader(self.entries[index])
         return to_symmetric(image.as_tensor(), image.meta)
@@ -180,8 +178,6 @@ def load_image_set(
         given = None if labels is None else [int(v) for v in labels]
         return ImageSet(tensor, given, name)
     if isinstance(source, (str, os.PathLike)):
-        from monai_synth.data import build_datalist
-
         entries = build_datalist(source, split=split)
     else:
         entries = list(source)

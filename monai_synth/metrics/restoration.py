@@ -25,6 +25,7 @@ import os
 
 import torch
 
+from monai_synth.metrics.lpips import LpipsWeightsError, lpips_distance
 from monai_synth.metrics.ssim import ms_ssim_pairs, ssim_pairs
 
 __all__ = ["psnr", "acutance", "restoration_metrics"]
@@ -71,8 +72,6 @@ def restoration_metrics(
         ``psnr``, ``ssim``, ``ms_ssim``, ``acutance``, ``acutance_reference``, ``lpips`` (``None`` when
         skipped) and ``lpips_skipped`` (the reason, or ``None``).
     """
-    from monai_synth.metrics.lpips import LpipsWeightsError, lpips_distance
-
     out: dict[str, float | str | None] = {
         "psnr": float(psnr(restored, reference).mean()),
         "ssim": float(ssim_pairs(restored, reference).mean()),

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from monai_synth.data.phantom import phantom_datalist
 from monai_synth.metrics.evaluate import evaluate
 from monai_synth.metrics.features import InceptionFeatureExtractor
 
@@ -37,8 +38,6 @@ def candidate_sets(npz: str | Path, count: int, seed: int = 0, phantom_size: int
 
     def unit(x: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(x.astype(np.float32))[:, None] / 127.5 - 1.0
-
-    from monai_synth.data.phantom import phantom_datalist
 
     phantoms = np.stack([entry["image"][0] for entry in phantom_datalist(count, phantom_size, seed)])
     noise = torch.rand(count, 1, *test.shape[1:3], generator=torch.Generator().manual_seed(seed)) * 2 - 1

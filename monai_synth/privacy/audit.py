@@ -31,14 +31,21 @@ from typing import Any
 import numpy as np
 import torch
 
+import monai_synth.engines.medfusion.workflow as medfusion_workflow  # called through it: a patched load_medfusion works
 from monai_synth import __version__
 from monai_synth.data.errors import DataError
 from monai_synth.io.atomic import atomic_open
+from monai_synth.io.output_guard import check_output_dir
+from monai_synth.metrics.feature_cache import cached_features
+from monai_synth.metrics.features import InceptionFeatureExtractor
+from monai_synth.privacy.contrastive import ContrastiveEncoder, embed, train_contrastive_encoder
 from monai_synth.privacy.copy_threshold import copy_rate
+from monai_synth.privacy.diffusion_loss import MedfusionDenoisingLoss
 from monai_synth.privacy.distance_to_record import compare_to_holdout, distance_ratio
 from monai_synth.privacy.membership import loss_threshold_attack
 from monai_synth.privacy.neighbours import Neighbours, nearest_neighbours, pixel_vectors, unit_rows
 from monai_synth.privacy.report import pair_png, render_audit_report, similarity_histogram_png
+from monai_synth.privacy.sampling import sample_synthetic
 from monai_synth.privacy.sources import RealSpec, SourceInfo, describe_source, load_real_set, real_spec, resolve_grid
 from monai_synth.privacy.synthetic_set import SyntheticSet, load_synthetic_set
 from monai_synth.privacy.verdicts import copy_verdict, distance_verdict, membership_verdict
@@ -201,8 +208,6 @@ class MemorizationAudit:
         return source, model, train_spec, holdout_spec, grid
 
     def _prepare_output(self, source: SourceInfo, train: RealSpec, holdout: RealSpec) -> Path:
-        from monai_synth.io.output_guard import check_output_dir
-
         inputs = [train.dataset, holdout.dataset] + ([source.path] if source.kind == "images" else [])
         out = check_output_dir(self.output_dir, inputs, overwrite=self.overwrite)
         for name in OUTPUT_FILES:  # a rerun must not leave the last run's results looking like this run's
@@ -212,14 +217,12 @@ class MemorizationAudit:
     def _load_medfusion(self, model: SourceInfo | None) -> dict | None:
         if model is None or model.kind != "medfusion":
             return None
-        from monai_synth.engines.medfusion.workflow import load_medfusion
 
-        return load_medfusion(model.path, self.device)
+        return medfusion_workflow.load_medfusion(model.path, self.device)
 
     def _synthetic_path(self, source: SourceInfo, out: Path, medfusion: dict | None) -> Path:
         if not source.is_model:
             return source.path
-        from monai_synth.privacy.sampling import sample_synthetic
 
         given = Path(self.model).resolve() if self.model else source.path.resolve()
         same = medfusion is not None and source.kind == "medfusion" and given == source.path.resolve()
@@ -236,7 +239,6 @@ class MemorizationAudit:
             return unit_rows(synth), unit_rows(self._real_inception(train.images, "training")), unit_rows(
                 self._real_inception(holdout.images, "hold-out"))
         encoder = self._encoder(train.images, work)
-        from monai_synth.privacy.contrastive import embed
 
         size = int(self.self_supervised["size"])
         return tuple(unit_rows(embed(encoder, x, size)) for x in sets)
@@ -244,8 +246,6 @@ class MemorizationAudit:
     @property
     def extractor(self):
         if self._extractor is None:
-            from monai_synth.metrics.features import InceptionFeatureExtractor
-
             self._extractor = InceptionFeatureExtractor(self.weights, self.device, self.batch_size,
                                                         progress=self.progress)
         return self._extractor
@@ -253,8 +253,6 @@ class MemorizationAudit:
     def _real_inception(self, images: torch.Tensor, role: str, chunk: int = 512) -> np.ndarray:
         """Inception features of a real set, chunk by chunk through the shared cache (an interrupted run keeps
         the finished chunks)."""
-        from monai_synth.metrics.feature_cache import cached_features
-
         parts = []
         for start in range(0, images.shape[0], chunk):
             batch = images[start : start + chunk]
@@ -271,8 +269,6 @@ class MemorizationAudit:
         return work.save_array("inception-synthetic", key, self.extractor.features(images, desc="synthetic features"))
 
     def _encoder(self, images: torch.Tensor, work: WorkFolder):
-        from monai_synth.privacy.contrastive import ContrastiveEncoder, train_contrastive_encoder
-
         s = self.self_supervised
         key = digest(images, s, self.seed)
         state = work.load_state("self-supervised-encoder", key)
@@ -313,7 +309,6 @@ class MemorizationAudit:
         if medfusion is None:
             return {"skipped": f"{model.kind} is not a diffusion model: the loss-threshold attack needs a denoising "
                                "loss"}
-        from monai_synth.privacy.diffusion_loss import MedfusionDenoisingLoss
 
         loss = MedfusionDenoisingLoss(medfusion, m["timestep_fractions"], self.seed, m["condition"], m["batch_size"])
         limit = int(m["max_images"])

@@ -12,6 +12,9 @@ import argparse
 import sys
 from pathlib import Path
 
+from monai_synth.metrics.weights import InceptionWeightsError
+from monai_synth.privacy.audit import MemorizationAudit
+
 __all__ = ["add_audit_command", "run_audit_command"]
 
 
@@ -61,9 +64,6 @@ def add_audit_command(subparsers: argparse._SubParsersAction) -> None:
 
 def run_audit_command(args: argparse.Namespace) -> int:
     """Run the audit; print the verdicts. Exit status 0 (also when memorization is found: read the verdicts)."""
-    from monai_synth.metrics.weights import InceptionWeightsError
-    from monai_synth.privacy.audit import MemorizationAudit
-
     spaces = ["pixel"] + ([] if args.no_inception else ["inception"]) + (["self_supervised"] if args.self_supervised
                                                                          else [])
     audit = MemorizationAudit(

@@ -15,7 +15,14 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+# called through their modules, so that a patched sample_to_folder / load_medfusion takes effect
+import monai_synth.engines.medfusion.sample as medfusion_sample
+import monai_synth.engines.medfusion.workflow as medfusion_workflow
+from monai_synth.engines.medfusion.pipeline import MedfusionPipeline
+from monai_synth.engines.stylegan2.sample_writer import StyleGAN2SampleWriter
+from monai_synth.io import sha256_file
 from monai_synth.io.atomic import atomic_open
+from monai_synth.networks.stylegan2_checkpoint import load_stylegan2_generator
 from monai_synth.privacy.sources import SourceInfo
 
 __all__ = ["DEFAULT_SAMPLING", "class_counts", "sample_synthetic"]
@@ -92,11 +99,7 @@ def sample_synthetic(source: SourceInfo, folder: Path, num_samples: int, setting
 
 def _sample_medfusion(source: SourceInfo, folder: Path, num_samples: int, s: dict, seed: int, device: str,
                       model: dict | None, progress: bool) -> None:
-    from monai_synth.engines.medfusion.pipeline import MedfusionPipeline
-    from monai_synth.engines.medfusion.sample import sample_to_folder
-    from monai_synth.engines.medfusion.workflow import load_medfusion
-
-    model = model if model is not None else load_medfusion(source.path, device)
+    model = model if model is not None else medfusion_workflow.load_medfusion(source.path, device)
     pipeline = MedfusionPipeline(model, sampler=s["sampler"], steps=int(s["steps"]), eta=float(s["eta"]),
                                  guidance_scale=float(s["guidance_scale"]), device=device)
     keys = ("sampler", "steps", "eta", "guidance_scale")
@@ -109,17 +112,14 @@ def _sample_medfusion(source: SourceInfo, folder: Path, num_samples: int, s: dic
         part_seed = seed + 100_000 * label  # classes do not share starting noise
 
         def write(part: Path, label=label, count=count, part_seed=part_seed) -> None:
-            sample_to_folder(pipeline, str(part), num_samples=count, class_label=label, seed=part_seed, format="png",
-                             batch_size=int(s["batch_size"]), modality="OT", progress=progress)
+            medfusion_sample.sample_to_folder(pipeline, str(part), num_samples=count, class_label=label,
+                                              seed=part_seed, format="png", batch_size=int(s["batch_size"]),
+                                              modality="OT", progress=progress)
 
         _part(folder / f"class_{label:03d}", {**plan, "class_label": label, "count": count}, write)
 
 
 def _sample_stylegan2(source: SourceInfo, folder: Path, num_samples: int, s: dict, seed: int, device: str) -> None:
-    from monai_synth.engines.stylegan2.sample_writer import StyleGAN2SampleWriter
-    from monai_synth.io import sha256_file
-    from monai_synth.networks.stylegan2_checkpoint import load_stylegan2_generator
-
     checkpoints = source.path if source.bundle else source.path / "checkpoints"
     _, weights = load_stylegan2_generator(checkpoints, "cpu")
     plan = {"model": "stylegan2_ada", "checkpoint_sha256": sha256_file(weights), "num_samples": num_samples,

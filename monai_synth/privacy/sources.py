@@ -21,7 +21,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from monai_synth.data import ReadImage2D, build_datalist
 from monai_synth.data.errors import DataError
+from monai_synth.engines.image_tensors import load_image_tensors
+from monai_synth.export.run_folder import detect_run_kind
+from monai_synth.io.model_bundle import is_exported_bundle, read_bundle_settings
+from monai_synth.networks.stylegan2_checkpoint import read_stylegan2_checkpoint
 
 __all__ = ["SourceInfo", "RealSpec", "Grid", "describe_source", "real_spec", "resolve_grid", "load_real_set"]
 
@@ -99,8 +104,6 @@ def describe_source(path: str | os.PathLike, role: str = "synthetic source") -> 
     Raises:
         DataError: the path does not exist, or holds a model the audit cannot sample (Med-cDiff).
     """
-    from monai_synth.io.model_bundle import is_exported_bundle, read_bundle_settings
-
     folder = Path(path).expanduser()
     if not str(path) or not folder.exists():
         raise DataError(f"{role}: no such file or folder", folder)
@@ -112,8 +115,6 @@ def describe_source(path: str | os.PathLike, role: str = "synthetic source") -> 
                             "models (give a folder of the images it made instead)", folder)
         return SourceInfo(kind, folder, True, _model_settings(settings))
     if folder.is_dir():
-        from monai_synth.export.run_folder import detect_run_kind
-
         try:
             kind = detect_run_kind(folder)
         except FileNotFoundError:
@@ -124,8 +125,6 @@ def describe_source(path: str | os.PathLike, role: str = "synthetic source") -> 
         if kind == "medfusion":
             return SourceInfo(kind, folder, False, _run_record_settings(folder))
         if kind == "stylegan2_ada":
-            from monai_synth.networks.stylegan2_checkpoint import read_stylegan2_checkpoint
-
             _, state = read_stylegan2_checkpoint(folder / "checkpoints")
             return SourceInfo(kind, folder, False, _model_settings(state))
     return SourceInfo("images", folder)
@@ -155,8 +154,6 @@ def real_spec(given: str | None, split: str | None, model: SourceInfo | None, ro
 
 def _first_image_shape(spec: RealSpec) -> tuple[int, int, int]:
     """``(C, H, W)`` of the first image of a real set, as the data layer reads it."""
-    from monai_synth.data import ReadImage2D, build_datalist
-
     entries = build_datalist(spec.dataset, split=spec.split, phantom_count=1, phantom_size=64, seed=spec.seed)
     image = ReadImage2D()(entries[0])
     return tuple(int(v) for v in image.shape)  # type: ignore[return-value]
@@ -195,8 +192,6 @@ def load_real_set(spec: RealSpec, grid: Grid, role: str):
     Raises:
         DataError: an unusable source, named with its role.
     """
-    from monai_synth.engines.image_tensors import load_image_tensors
-
     try:
         return load_image_tensors(spec.dataset, grid.image_size, grid.channels, grid.intensity, grid.window,
                                   spec.split, spec.phantom_count, spec.seed)

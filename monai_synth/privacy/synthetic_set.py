@@ -13,7 +13,10 @@ from pathlib import Path
 
 import torch
 
+from monai_synth.data import ReadImage2D, build_datalist
 from monai_synth.data.errors import DataError
+from monai_synth.engines.image_tensors import resize_square
+from monai_synth.metrics.image_sets import to_symmetric
 
 __all__ = ["SyntheticSet", "load_synthetic_set"]
 
@@ -29,8 +32,6 @@ class SyntheticSet:
 
 
 def _entries(source: Path) -> list[dict]:
-    from monai_synth.data import build_datalist
-
     if source.is_dir() and not any(p.is_file() and not p.name.startswith(".") for p in source.rglob("*")):
         raise DataError("the synthetic image folder is empty", source)
     try:
@@ -52,8 +53,6 @@ def _name(entry: dict, source: Path, index: int) -> str:
 
 def _conform(image: torch.Tensor, size: int, channels: int, fix_size: bool, fix_channels: bool, where: str,
              source: Path) -> torch.Tensor:
-    from monai_synth.engines.image_tensors import resize_square
-
     c, h, w = image.shape
     if c != channels:
         if not fix_channels:
@@ -82,9 +81,6 @@ def load_synthetic_set(source: str | os.PathLike, size: int, channels: int, fix_
     Raises:
         DataError: an empty folder, an unreadable source, or images of another size or channel count.
     """
-    from monai_synth.metrics.image_sets import to_symmetric
-    from monai_synth.data import ReadImage2D
-
     folder = Path(source).expanduser()
     entries = _entries(folder)
     read = ReadImage2D()

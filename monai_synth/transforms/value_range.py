@@ -8,6 +8,8 @@ import torch
 from monai.config import KeysCollection
 from monai.data import MetaTensor
 
+from monai_synth.data.errors import DataError
+
 from .intensity import UnitIntervalTransform, UnitIntervalTransformd, header_number
 
 __all__ = ["RangeToSymmetric", "RangeToSymmetricd"]
@@ -53,8 +55,6 @@ class RangeToSymmetric(UnitIntervalTransform):
         meta = img.meta if isinstance(img, MetaTensor) else {}
         bounds = _range_of(meta.get("value_range")) or self.value_range
         if bounds is None:
-            from monai_synth.data.errors import DataError
-
             raise DataError(
                 f"no value_range in the image meta (got {meta.get('value_range')!r}); use a window or percentile "
                 "normalisation, or give RangeToSymmetric(value_range=(lo, hi))",

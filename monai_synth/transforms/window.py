@@ -10,6 +10,8 @@ import torch
 from monai.config import KeysCollection
 from monai.data import MetaTensor
 
+from monai_synth.data.errors import DataError
+
 from .intensity import UnitIntervalTransform, UnitIntervalTransformd, header_number
 
 __all__ = ["WINDOW_PRESETS", "WindowIntensity", "WindowIntensityd", "resolve_window"]
@@ -101,8 +103,6 @@ class WindowIntensity(UnitIntervalTransform):
         meta = img.meta if isinstance(img, MetaTensor) else {}
         center, width = header_number(meta.get("window_center")), header_number(meta.get("window_width"))
         if center is None or width is None or not width > 0:
-            from monai_synth.data.errors import DataError
-
             raise DataError(
                 f"no usable window in the header (window_center={meta.get('window_center')!r}, "
                 f"window_width={meta.get('window_width')!r}); choose a preset or level/width instead",

@@ -12,6 +12,10 @@ import sys
 
 from monai_synth.data.errors import DataError
 
+from .report import write_report
+from .server import make_server
+from .study import create_study, load_study
+
 __all__ = ["add_turing_command"]
 
 
@@ -60,8 +64,6 @@ def _reader_names(args: argparse.Namespace) -> list[str]:
 
 
 def _run_create(args: argparse.Namespace) -> int:
-    from .study import create_study
-
     fakes = _pairs(args.fake, "--fake")
     study = create_study(args.study_dir, args.real, fakes, mode=args.mode, likert=args.likert, n_real=args.n_real,
                          n_fake=_fake_counts(args.n_fake, list(fakes)), readers=_reader_names(args), seed=args.seed,
@@ -82,9 +84,6 @@ def _links(study, host: str, port: int) -> list[str]:
 
 
 def _run_serve(args: argparse.Namespace) -> int:
-    from .server import make_server
-    from .study import load_study
-
     study = load_study(args.study_dir)
     try:
         server = make_server(study, args.host, args.port)
@@ -109,8 +108,6 @@ def _run_serve(args: argparse.Namespace) -> int:
 
 
 def _run_report(args: argparse.Namespace) -> int:
-    from .report import write_report
-
     fids = {name: float(_number(value, "--fid", float)) for name, value in _pairs(args.fid, "--fid").items()}
     alphas = tuple(args.alpha) if args.alpha else (0.05,)
     if not 0 < args.confidence < 1:

@@ -27,7 +27,12 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from monai_synth.data.dicom import read_dicom_frame
 from monai_synth.data.errors import DataError
+from monai_synth.data.folder import read_raster
+from monai_synth.data.medmnist import read_npz_image
+from monai_synth.data.nifti import read_nifti_slice
+from monai_synth.data.sources import build_datalist, image_file_kind
 
 __all__ = ["WINDOW_CHOICES", "encode_png", "list_images", "parse_window", "read_native", "square_resize", "to_display"]
 
@@ -45,8 +50,6 @@ def list_images(folder: str | os.PathLike) -> list[dict[str, Any]]:
     Raises:
         DataError: missing or empty folder, or a source with no usable images.
     """
-    from monai_synth.data.sources import build_datalist
-
     if not os.path.exists(folder):
         raise DataError("no such file or folder", folder)
     entries = build_datalist(folder, split=None)
@@ -63,29 +66,19 @@ def read_native(entry: Mapping[str, Any]) -> tuple[np.ndarray, dict[str, Any]]:
     Raises:
         DataError: unreadable file (the message names it).
     """
-    from monai_synth.data.sources import image_file_kind
-
     path = str(entry["image"])
     if not os.path.isfile(path):
         raise DataError("file not found", path)
     kind = image_file_kind(path)
     meta: dict[str, Any] = {"kind": kind, "value_range": None, "modality": None, "window": None}
     if kind == "raster":
-        from monai_synth.data.folder import read_raster
-
         arr, meta["value_range"] = read_raster(path)
     elif kind == "npz":
-        from monai_synth.data.medmnist import read_npz_image
-
         arr = read_npz_image(path, str(entry.get("split") or "train"), int(entry.get("index") or 0))
         meta["value_range"] = (0.0, 255.0) if arr.dtype == np.uint8 else None
     elif kind == "nifti":
-        from monai_synth.data.nifti import read_nifti_slice
-
         arr, _ = read_nifti_slice(path, int(entry.get("frame") or 0), int(entry.get("axis") or 2))
     else:
-        from monai_synth.data.dicom import read_dicom_frame
-
         arr, dicom = read_dicom_frame(path, int(entry.get("frame") or 0))
         meta["modality"] = dicom.get("modality")
         if dicom.get("window_center") is not None and dicom.get("window_width"):
@@ -110,7 +103,7 @@ def parse_window(value: str) -> str | tuple[float, float]:
         if not width > 0:
             raise DataError(f"--window {value!r}: the width must be > 0")
         return level, width
-    from monai_synth.transforms.window import WINDOW_PRESETS
+    from monai_synth.transforms.window import WINDOW_PRESETS  # lazy: imports torch and MONAI (module docstring)
 
     if text not in WINDOW_PRESETS:
         raise DataError(f"--window {value!r}: unknown; use auto, header, percentile, level,width or one of "

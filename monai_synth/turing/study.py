@@ -36,6 +36,7 @@ from monai_synth.data.errors import DataError
 from monai_synth.io.atomic import atomic_open
 
 from .images import encode_png, list_images, parse_window, read_native, square_resize, to_display
+from .store import AnswerStore
 
 __all__ = ["FORMAT", "MODES", "VERSION", "Study", "balanced_order", "create_study", "load_study"]
 
@@ -251,8 +252,6 @@ def create_study(study_dir: str | os.PathLike, real: str | os.PathLike, fakes: d
         _write_json(staging / "access.json", {"secret": secrets.token_hex(32), "admin_token": secrets.token_urlsafe(24),
                                               "reader_tokens": {rid: secrets.token_urlsafe(24) for rid in ids}},
                     private=True)
-        from .store import AnswerStore
-
         AnswerStore(staging / "answers.sqlite", create=True)
         real_count = sum(1 for image in images.values() if image["truth"] == "real")
         info = {"format": FORMAT, "version": VERSION, "mode": mode, "likert": bool(likert), "seed": int(seed),

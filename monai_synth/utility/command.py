@@ -10,12 +10,12 @@ import inspect
 from pathlib import Path
 from typing import Any
 
+from monai_synth.utility.study import UtilityStudy
+
 __all__ = ["add_utility_command", "run_utility_command"]
 
 
 def _defaults() -> dict[str, Any]:
-    from monai_synth.utility.study import UtilityStudy
-
     params = inspect.signature(UtilityStudy.__init__).parameters
     return {k: p.default for k, p in params.items() if p.default is not inspect.Parameter.empty}
 
@@ -83,8 +83,6 @@ def _print_summary(metrics: dict[str, Any]) -> None:
 
 def run_utility_command(args: argparse.Namespace) -> int:
     """Run the study from the parsed arguments; print the main figures. Returns exit status 0."""
-    from monai_synth.utility.study import UtilityStudy
-
     sampling = {"sampler": args.sampler, "steps": args.sampling_steps, "eta": args.eta,
                 "guidance_scale": args.guidance_scale, "precision": args.precision,
                 "truncation_psi": args.truncation_psi}  # fmt: skip

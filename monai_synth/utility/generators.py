@@ -16,7 +16,13 @@ from typing import Any
 import torch
 
 from monai_synth.data.errors import DataError
+from monai_synth.engines.medfusion import load_medfusion
+from monai_synth.engines.medfusion.pipeline import MedfusionPipeline
+from monai_synth.export.run_folder import detect_run_kind
+from monai_synth.io import sha256_file
+from monai_synth.io.model_bundle import is_exported_bundle, read_bundle_settings
 from monai_synth.metrics.utility.pool import GenerativeModel
+from monai_synth.networks.stylegan2_checkpoint import load_stylegan2_generator
 
 __all__ = ["DEFAULT_SAMPLING", "model_kind", "open_model"]
 
@@ -33,15 +39,11 @@ def model_kind(path: str | os.PathLike) -> str | None:
     Raises:
         DataError: the path holds a Med-cDiff model (it restores images; it has no classes to generate).
     """
-    from monai_synth.io.model_bundle import is_exported_bundle, read_bundle_settings
-
     if not os.path.isdir(path):
         return None
     if is_exported_bundle(path):
         kind = read_bundle_settings(path)["kind"]
     else:
-        from monai_synth.export.run_folder import detect_run_kind
-
         try:
             kind = detect_run_kind(path)
         except FileNotFoundError:
@@ -54,9 +56,6 @@ def model_kind(path: str | os.PathLike) -> str | None:
 
 
 def _medfusion(path: Path, device: torch.device, sampling: Mapping[str, Any]) -> GenerativeModel:
-    from monai_synth.engines.medfusion import load_medfusion
-    from monai_synth.engines.medfusion.pipeline import MedfusionPipeline
-
     m = load_medfusion(path, device)
     pipeline = MedfusionPipeline(m, sampler=sampling["sampler"], steps=int(sampling["steps"]), eta=float(sampling["eta"]),
                                  guidance_scale=float(sampling["guidance_scale"]), device=device,
@@ -73,9 +72,6 @@ def _medfusion(path: Path, device: torch.device, sampling: Mapping[str, Any]) ->
 
 
 def _stylegan2(path: Path, device: torch.device, sampling: Mapping[str, Any]) -> GenerativeModel:
-    from monai_synth.io import sha256_file
-    from monai_synth.networks.stylegan2_checkpoint import load_stylegan2_generator
-
     g, weights = load_stylegan2_generator(path, device)
     if not g.num_classes:
         raise DataError("the StyleGAN2-ADA generator is unconditional; utility needs class-conditional synthetic "

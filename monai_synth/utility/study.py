@@ -34,7 +34,11 @@ from typing import Any
 import numpy as np
 import torch
 
+from monai_synth import __version__
 from monai_synth.data.errors import DataError
+from monai_synth.io.atomic import atomic_open
+from monai_synth.io.output_guard import check_output_dir
+from monai_synth.metrics.report import image_grid_png
 from monai_synth.metrics.utility.cell import StudyData, TrainingSettings, run_cell
 from monai_synth.metrics.utility.classifiers import NETWORKS
 from monai_synth.metrics.utility.inputs import (
@@ -45,8 +49,11 @@ from monai_synth.metrics.utility.inputs import (
     read_synthetic_folder,
 )
 from monai_synth.metrics.utility.plan import Cell, class_counts, plan_cells, plan_settings
+from monai_synth.metrics.utility.pool import fill_pool, pool_wanted
+from monai_synth.metrics.utility.report import render_utility_report
 from monai_synth.metrics.utility.store import CellStore, fingerprint
 from monai_synth.metrics.utility.summary import summarise
+from monai_synth.utility.generators import model_kind, open_model
 
 __all__ = ["UtilityStudy"]
 
@@ -181,8 +188,6 @@ class UtilityStudy:
         return [s.synthetic_multiple for s in self.settings]
 
     def _from_model(self, model) -> StudyData:
-        from monai_synth.metrics.utility.pool import fill_pool, pool_wanted
-
         if self.image_size not in (None, model.image_size):
             raise DataError(f"the generator makes {model.image_size} px images; image_size {self.image_size} "
                             "cannot be used with it (leave image_size unset)", model.path)  # fmt: skip
@@ -214,8 +219,6 @@ class UtilityStudy:
 
     def load(self) -> StudyData:
         """Read the real splits and the synthetic images (filling the pool first when the source is a model)."""
-        from monai_synth.utility.generators import model_kind, open_model
-
         self.kind = model_kind(self.synthetic)
         if self.kind is None:
             return self._from_folder()
@@ -271,10 +274,6 @@ class UtilityStudy:
 
     def run(self) -> dict[str, Any]:
         """Run (or continue) the study; write and return ``metrics.json``'s dict."""
-        from monai_synth import __version__
-        from monai_synth.io.output_guard import check_output_dir
-        from monai_synth.utility.generators import model_kind
-
         start = time.perf_counter()
         self.warnings = []
         is_model = model_kind(self.synthetic) is not None  # a run folder may hold the output folder; images not
@@ -316,9 +315,6 @@ class UtilityStudy:
         return metrics
 
     def _write(self, out: Path, metrics: dict[str, Any], data: StudyData) -> None:
-        from monai_synth.io.atomic import atomic_open
-        from monai_synth.metrics.utility.report import render_utility_report
-
         grids = {"real held-out": _class_grid(data.test, data.num_classes),
                  "synthetic": _class_grid(data.synthetic, data.num_classes)}
         html_text = render_utility_report(metrics, grids)
@@ -339,8 +335,6 @@ def _first_per_class(labels: torch.Tensor, wanted: Sequence[int]) -> torch.Tenso
 
 def _class_grid(images: LabelledImages, num_classes: int, per_class: int = 8) -> bytes:
     """PNG grid: one row of up to ``per_class`` images per class."""
-    from monai_synth.metrics.report import image_grid_png
-
     tiles: list[torch.Tensor] = []
     blank = torch.full_like(images.images[0], -1.0) if len(images) else torch.zeros(1, 8, 8)
     for c in range(num_classes):

@@ -12,6 +12,14 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from monai_synth.data.errors import DataError
+from monai_synth.deploy.pacs.config import TlsFiles, load_pacs_config
+from monai_synth.deploy.pacs.echo import echo
+from monai_synth.deploy.pacs.errors import PacsError
+from monai_synth.deploy.pacs.find import find
+from monai_synth.deploy.pacs.pull import pull
+from monai_synth.deploy.pacs.push import push_folder
+
 __all__ = ["add_pacs_commands"]
 
 
@@ -32,8 +40,6 @@ def _connection_options(parser: argparse.ArgumentParser) -> None:
 
 def _config(args: argparse.Namespace) -> Any:
     """The PACS config of the command line."""
-    from monai_synth.deploy.pacs.config import TlsFiles, load_pacs_config
-
     tls = None
     if args.tls or args.tls_ca or args.tls_cert:
         tls = TlsFiles(ca=args.tls_ca, cert=args.tls_cert, key=args.tls_key)
@@ -42,8 +48,6 @@ def _config(args: argparse.Namespace) -> Any:
 
 
 def _run_echo(args: argparse.Namespace) -> int:
-    from monai_synth.deploy.pacs.echo import echo
-
     config = _config(args)
     seconds = echo(config)
     print(f"C-ECHO {config.name}: success ({seconds * 1000:.0f} ms)")
@@ -61,8 +65,6 @@ def _print_rows(rows: list[dict[str, Any]], as_json: bool) -> None:
 
 
 def _run_find(args: argparse.Namespace) -> int:
-    from monai_synth.deploy.pacs.find import find
-
     match = dict(item.split("=", 1) for item in args.match or [])
     if args.study:
         match["StudyInstanceUID"] = args.study
@@ -74,16 +76,12 @@ def _run_find(args: argparse.Namespace) -> int:
 
 
 def _run_pull(args: argparse.Namespace) -> int:
-    from monai_synth.deploy.pacs.pull import pull
-
     files = pull(_config(args), args.out, args.study, args.series, overwrite=args.overwrite)
     print(f"{len(files)} instances written to {args.out}")
     return 0
 
 
 def _run_push(args: argparse.Namespace) -> int:
-    from monai_synth.deploy.pacs.push import push_folder
-
     report = push_folder(_config(args), args.folder)
     for path, reason in report.skipped:
         print(f"skipped {path}: {reason}", file=sys.stderr)
@@ -97,9 +95,6 @@ def _guarded(run: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Nam
     """``run`` with PACS, data and value errors printed as one line (exit status 1)."""
 
     def guarded(args: argparse.Namespace) -> int:
-        from monai_synth.data.errors import DataError
-        from monai_synth.deploy.pacs.errors import PacsError
-
         try:
             return run(args)
         except (PacsError, DataError, ValueError, OSError) as err:

@@ -21,7 +21,9 @@ from monai.deploy.conditions import CountCondition  # noqa: E402
 from monai.deploy.core import Application  # noqa: E402
 from monai.deploy.operators import DICOMDataLoaderOperator, DICOMSeriesSelectorOperator  # noqa: E402
 
+from monai_synth.deploy.bundle import RESTORE_TASKS, load_app_bundle  # noqa: E402
 from monai_synth.deploy.sdk_operators import RestoreSelectedSeriesOperator  # noqa: E402
+from monai_synth.deploy.selection import load_rules  # noqa: E402
 
 __all__ = ["RestoreApp"]
 
@@ -38,9 +40,6 @@ class RestoreApp(Application):
     options: dict[str, Any] | None = None
 
     def compose(self) -> None:
-        from monai_synth.deploy.bundle import RESTORE_TASKS, load_app_bundle
-        from monai_synth.deploy.selection import load_rules
-
         context = Application.init_app_context(self.argv)
         options = self.options or {"seed": int(os.environ.get("RESTORE_SEED", 0)),
                                    "device": os.environ.get("RESTORE_DEVICE", "cpu")}

@@ -16,6 +16,7 @@ preload_cuda_runtime()
 from monai.deploy.conditions import CountCondition  # noqa: E402
 from monai.deploy.core import Application  # noqa: E402
 
+from monai_synth.deploy.bundle import load_app_bundle  # noqa: E402
 from monai_synth.deploy.sdk_operators import SynthesizeStudyOperator  # noqa: E402
 
 __all__ = ["SynthesizeApp"]
@@ -30,8 +31,6 @@ class SynthesizeApp(Application):
     bundle: Any = None
 
     def compose(self) -> None:
-        from monai_synth.deploy.bundle import load_app_bundle
-
         context = Application.init_app_context(self.argv)
         bundle = self.bundle or load_app_bundle(context.model_path, ("medfusion", "stylegan2_ada"),
                                                 device=os.environ.get("SYNTHESIZE_DEVICE", "cpu"))

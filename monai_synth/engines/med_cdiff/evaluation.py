@@ -41,7 +41,23 @@ from typing import Any
 
 import numpy as np
 import torch
-from monai_synth.engines.med_cdiff.restorer import restore_batches
+
+from monai_synth.data import build_datalist
+from monai_synth.downstream.segmentation import (
+    dice_per_structure,
+    phantom_segmentation_set,
+    predict_segmentation,
+    train_segmenter,
+)
+from monai_synth.downstream.vgg import train_vgg, vgg_accuracy
+from monai_synth.engines.image_tensors import load_image_tensors
+from monai_synth.engines.med_cdiff.infer import as_flag
+from monai_synth.engines.med_cdiff.restorer import load_restorer, restore_batches
+from monai_synth.io import atomic_open
+from monai_synth.metrics import InceptionFeatureExtractor, acutance, fid_from_features, psnr, ssim_pairs
+from monai_synth.metrics.lpips import LpipsWeightsError, lpips_distance
+from monai_synth.metrics.ssim import ms_ssim_pairs
+from monai_synth.transforms.degradation import downsample, make_degradation, upsample
 
 logger = logging.getLogger("monai_synth")
 
@@ -125,9 +141,6 @@ def load_heldout(
         num_images: at most this many images (None: all; the phantom generates exactly this many).
         seed: seed of the subset draw and of the phantom.
     """
-    from monai_synth.downstream.segmentation import phantom_segmentation_set
-    from monai_synth.engines.image_tensors import load_image_tensors
-
     intensity = dict(intensity or {})
     phantom = not dataset_dir
     data = load_image_tensors(
@@ -145,8 +158,6 @@ def split_is_held_out(dataset_dir: str | None, split: str = "test") -> bool:
     The phantom's splits always differ (disjoint seeds); a folder without ``train/val/test`` folders, a DICOM
     series or a NIfTI volume gives the same images for every split.
     """
-    from monai_synth.data import build_datalist
-
     if split == "train":
         return False
     if not dataset_dir:
@@ -184,8 +195,6 @@ def find_restorers(
     Raises:
         FileNotFoundError: a model named in ``models`` has no ``final.pt``.
     """
-    from monai_synth.engines.med_cdiff.restorer import load_restorer
-
     found = [m for m in MODEL_NAMES if (Path(checkpoint_dir) / m / "final.pt").is_file()]
     names = found if models is None else [models] if isinstance(models, str) else list(models)
     return {m: load_restorer(checkpoint_dir, m, device=device, sampler=sampler, steps=steps, eta=eta, strength=strength)
@@ -194,8 +203,6 @@ def find_restorers(
 
 def _interpolated(clean: torch.Tensor, factor: float, mode: str) -> torch.Tensor:
     """The sr baseline: the low-resolution image interpolated back to full size."""
-    from monai_synth.transforms.degradation import downsample, upsample
-
     return upsample(downsample(clean, factor), clean.shape[-2:], mode).clamp(-1.0, 1.0)
 
 
@@ -211,8 +218,6 @@ class _Lpips:
         self.weights, self.skipped = (dict(weights) if weights else None), None
 
     def __call__(self, x: torch.Tensor, y: torch.Tensor) -> float | None:
-        from monai_synth.metrics.lpips import LpipsWeightsError, lpips_distance
-
         if self.skipped is not None:
             return None
         try:
@@ -225,8 +230,6 @@ class _Lpips:
 
 def _fid(features: np.ndarray | None, reference: np.ndarray | None) -> float | None:
     """FID of two feature sets (None without features or with fewer than 2 images)."""
-    from monai_synth.metrics import fid_from_features
-
     if features is None or reference is None or min(len(features), len(reference)) < 2:
         return None
     return max(0.0, float(fid_from_features(features, reference)))
@@ -249,9 +252,6 @@ def quality_row(
         feature_fn: images -> features (None: no FID).
         lpips: ``(x, y) -> mean LPIPS or None``.
     """
-    from monai_synth.metrics import acutance, psnr, ssim_pairs
-    from monai_synth.metrics.ssim import ms_ssim_pairs
-
     small = min(clean.shape[-2:]) < 12
     features = feature_fn(restored) if feature_fn is not None else None
     return {
@@ -281,8 +281,6 @@ def _memoised(feature_fn: FeatureFn | None) -> FeatureFn | None:
 
 def _default_feature_fn(device: str) -> FeatureFn:
     """Inception pool3 features (created on first use)."""
-    from monai_synth.metrics import InceptionFeatureExtractor
-
     extractor = InceptionFeatureExtractor(device=device, progress=False)
     return extractor.features
 
@@ -296,8 +294,6 @@ def _classification(
     train: tuple[torch.Tensor, torch.Tensor, int], opts: Mapping[str, Any]
 ) -> Callable[[torch.Tensor, torch.Tensor], float]:
     """Train the VGG11-style classifier; returns ``(images, labels) -> accuracy``."""
-    from monai_synth.downstream.vgg import train_vgg, vgg_accuracy
-
     images, labels, num_classes = train
     net = train_vgg(images, labels, num_classes, epochs=opts["classifier_epochs"], batch_size=64,
                     width=opts["vgg_width"], seed=opts["seed"], device=opts["device"])
@@ -306,13 +302,6 @@ def _classification(
 
 def _segmentation(image_size: int, opts: Mapping[str, Any]) -> Callable[[torch.Tensor, torch.Tensor], dict[str, float]]:
     """Train the DynUNet on clean phantom train images; returns ``(images, masks) -> Dice per structure``."""
-    from monai_synth.downstream.segmentation import (
-        dice_per_structure,
-        phantom_segmentation_set,
-        predict_segmentation,
-        train_segmenter,
-    )
-
     images, labels = phantom_segmentation_set(opts["segmenter_images"], image_size, opts["seed"], "train")
     net = train_segmenter(images, labels, epochs=opts["segmenter_epochs"], batch_size=16,
                           seed=opts["seed"], device=opts["device"])
@@ -323,8 +312,6 @@ def _train_images(
     dataset_dir: str | None, heldout: HeldOut, intensity: Mapping[str, Any], opts: Mapping[str, Any]
 ) -> tuple[torch.Tensor, torch.Tensor, int]:
     """Clean training images (a seeded subset) for the classifier."""
-    from monai_synth.engines.image_tensors import load_image_tensors
-
     size, channels = heldout.images.shape[-1], heldout.images.shape[1]
     data = load_image_tensors(dataset_dir or None, size, channels, intensity=intensity.get("mode") or "auto",
                               window=intensity.get("window"), split="train", phantom_count=opts["classifier_images"],
@@ -440,8 +427,6 @@ def tables_markdown(result: Mapping[str, Any]) -> str:
 
 def _write_atomic(path: Path, text: str) -> None:
     """Write a text file atomically."""
-    from monai_synth.io import atomic_open
-
     with atomic_open(path) as handle:
         handle.write(text.encode("utf-8"))
 
@@ -475,8 +460,6 @@ def _task_and_degradation(
     restorers: Mapping[str, Any], task: str | None, degradation: Mapping[str, Any] | None
 ) -> tuple[str, Any]:
     """The task and the Degradation defining the settings: given explicitly, else the first model's."""
-    from monai_synth.transforms.degradation import make_degradation
-
     tasks = {r.task for r in restorers.values()}
     if len(tasks) > 1:
         raise ValueError(
@@ -645,9 +628,6 @@ def evaluate_restoration(
     Returns:
         The result written to ``tables.json``.
     """
-    from monai_synth.engines.med_cdiff.infer import as_flag
-    from monai_synth.metrics import acutance
-
     fid, downstream, progress = as_flag(fid), as_flag(downstream), as_flag(progress)
     started = time.perf_counter()
     if restorers is None:

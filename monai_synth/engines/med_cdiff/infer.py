@@ -34,6 +34,23 @@ from typing import Any
 import numpy as np
 import torch
 
+from monai_synth.data import BadInputReport, DataError, ReadImage2D, build_datalist, detect_source_kind
+from monai_synth.engines.image_tensors import resize_square
+from monai_synth.engines.native_restore import carry_outside_window, resample_native, sliding_restore, window_note
+from monai_synth.io import (
+    FORMATS,
+    ManifestWriter,
+    SyntheticStudy,
+    affine_from_spacing,
+    save_generated,
+    write_dicom_series,
+    write_nifti,
+)
+from monai_synth.io.dicom import save_dataset
+from monai_synth.io.output_guard import check_output_dir as guard_output_dir
+from monai_synth.transforms import make_intensity_transform, unit_to_window
+from monai_synth.transforms.degradation import factor_name, upsample
+
 logger = logging.getLogger("monai_synth")
 
 __all__ = [
@@ -149,9 +166,6 @@ def read_inputs(
     Raises:
         DataError: unreadable or unusable input (every problem of a folder at once), unless ``skip_bad``.
     """
-    from monai_synth.data import BadInputReport, DataError, ReadImage2D, build_datalist, detect_source_kind
-    from monai_synth.transforms import make_intensity_transform
-
     kind = detect_source_kind(input_path)
     if kind == "phantom":
         raise ValueError("input must name a folder of images, a NIfTI volume or a DICOM series folder")
@@ -190,9 +204,6 @@ def read_inputs(
 
 def _resize(image: torch.Tensor, size: int, mode: str = "bicubic") -> torch.Tensor:
     """(C, H, W) -> (C, size, size): antialiased shrink, ``mode`` interpolation to enlarge."""
-    from monai_synth.engines.image_tensors import resize_square
-    from monai_synth.transforms.degradation import upsample
-
     if image.shape[-2:] == (size, size) or size < max(image.shape[-2:]):
         return resize_square(image, size)
     return upsample(image, size, mode).clamp(-1.0, 1.0)
@@ -200,8 +211,6 @@ def _resize(image: torch.Tensor, size: int, mode: str = "bicubic") -> torch.Tens
 
 def _read_mask(mask: str | os.PathLike, size: int | Sequence[int]) -> torch.Tensor:
     """Inpainting mask ``(1, size, size)`` in {0, 1} (1 = missing: non-zero pixels of the mask image)."""
-    from monai_synth.data import ReadImage2D
-
     values = ReadImage2D(grayscale=True)(str(mask)).as_tensor()[None].float()
     shape = (size, size) if isinstance(size, int) else tuple(size)
     resized = torch.nn.functional.interpolate((values != 0).float(), size=shape, mode="nearest")
@@ -210,8 +219,6 @@ def _read_mask(mask: str | os.PathLike, size: int | Sequence[int]) -> torch.Tens
 
 def _setting(degradation: Any, name: str | None, factor: float | None) -> dict[str, Any]:
     """The evaluation setting used to simulate: by name, by sr factor, or the first one."""
-    from monai_synth.transforms.degradation import factor_name
-
     settings = degradation.settings()
     if factor is not None and degradation.task == "sr":
         return {"name": factor_name(factor), "factor": float(factor)}
@@ -282,8 +289,6 @@ def native_conditions(
             out.append(degradation.fixed(x[None], dict(setting or degradation.settings()[0]), [int(seed)]))
             continue
         if restorer.task == "sr" and factor is not None:
-            from monai_synth.transforms.degradation import upsample
-
             grid = tuple(int(round(n * float(factor))) for n in x.shape[-2:])
             x = upsample(x[None], grid, mode)[0].clamp(-1.0, 1.0)
         if restorer.task != "inpaint":
@@ -300,8 +305,6 @@ def restore_native(restorer: Any, conditions: Sequence[torch.Tensor], seeds: Seq
                    progress: bool) -> list[torch.Tensor]:
     """Restore each condition patch-wise at its own grid; ``(C, H, W)`` tensors in [-1, 1]."""
     from tqdm.auto import tqdm
-
-    from monai_synth.engines.native_restore import sliding_restore
 
     size, out = int(restorer.image_size), []
     for condition, seed in tqdm(list(zip(conditions, seeds)), desc=f"restoring ({restorer.task})", unit="image",
@@ -360,9 +363,6 @@ class Provenance:
 
 def _natives(images: Sequence[torch.Tensor], found: InputImages) -> list[np.ndarray]:
     """[-1, 1] images -> native units through each image's window, the source's values outside it: ``(C, H, W)``."""
-    from monai_synth.engines.native_restore import carry_outside_window, resample_native
-    from monai_synth.transforms import unit_to_window
-
     out = []
     for i, x in enumerate(images):
         restored = unit_to_window(x.double().clamp(-1, 1).numpy(), *found.windows[i]).astype(np.float64)
@@ -408,8 +408,6 @@ def _patch_derivation(paths: Sequence[Path], text: str, sources: Sequence[str]) 
     """Prefix each written file's DerivationDescription and ImageComments with ``text`` (atomic rewrite)."""
     import pydicom
 
-    from monai_synth.io.dicom import save_dataset
-
     for path in paths:
         ds = pydicom.dcmread(path)
         ds.DerivationDescription = f"{text} {ds.get('DerivationDescription', '')}".strip()[:1024]
@@ -421,9 +419,6 @@ def _write_dicom_series(found: InputImages, group: list[int], natives: list[np.n
                         prov: Provenance, manifest: Any, seeds: Sequence[int], degraded: bool) -> list[Path]:
     """One derived DICOM series for the slices ``group`` of a source series, in ``out/<its SeriesInstanceUID>/``."""
     from pydicom.uid import generate_uid
-
-    from monai_synth.engines.native_restore import window_note
-    from monai_synth.io import write_dicom_series
 
     sources = [str(found.entries[i]["image"]) for i in group]
     windows = sorted({found.windows[i] for i in group})
@@ -444,8 +439,6 @@ def _nifti_affine(found: InputImages, group: list[int], shape: Sequence[int]) ->
     """Affine of the output volume (same field of view on the output grid ``shape``) and the slicing axis."""
     import nibabel as nib
 
-    from monai_synth.io import affine_from_spacing
-
     entry = found.entries[group[0]]
     if found.kind == "nifti":
         axis = int(entry.get("axis", 2) if entry.get("axis") is not None else 2)
@@ -464,8 +457,6 @@ def _nifti_affine(found: InputImages, group: list[int], shape: Sequence[int]) ->
 def _write_volume_nifti(found: InputImages, group: list[int], natives: list[np.ndarray], path: Path,
                         prov: Provenance, manifest: Any, seeds: Sequence[int], degraded: bool) -> list[Path]:
     """One NIfTI volume for the slices ``group``, in the input's orientation for NIfTI input."""
-    from monai_synth.io import write_nifti
-
     planes = np.stack([natives[i][0] for i in group])
     affine, axis = _nifti_affine(found, group, planes.shape[-2:])
     if found.kind == "nifti":  # back from display orientation to the canonical volume
@@ -482,8 +473,6 @@ def _write_volume_nifti(found: InputImages, group: list[int], natives: list[np.n
 def _write_images(found: InputImages, group: list[int], units: Sequence[torch.Tensor], out: Path, fmt: str,
                   prov: Provenance, manifest: Any, seeds: Sequence[int], degraded: bool, study: Any) -> list[Path]:
     """One file per image (PNG, 2D NIfTI or Secondary Capture DICOM) through ``save_generated``."""
-    from monai_synth.io import save_generated
-
     paths = []
     for i in group:
         meta, window = found.metas[i], found.windows[i]
@@ -500,8 +489,6 @@ def _write_images(found: InputImages, group: list[int], units: Sequence[torch.Te
 def write_outputs(found: InputImages, units: Sequence[torch.Tensor], out: Path, fmt: str, prov: Provenance,
                   manifest: Any, seeds: Sequence[int], degraded: bool = False) -> list[Path]:
     """Write every group of images (``(C, H, W)`` in [-1, 1]) in ``fmt``: DICOM series, NIfTI volumes, or files."""
-    from monai_synth.io import SyntheticStudy
-
     natives, study, paths = _natives(units, found), SyntheticStudy(), []
     volume = found.kind in ("dicom", "nifti")
     for number, group in enumerate(found.groups(), start=1):
@@ -565,10 +552,6 @@ def restore_to_folder(
         ValueError: output folder inside the input folder, bad format or setting.
         DataError: unreadable input.
     """
-    from monai_synth.io import FORMATS, ManifestWriter
-
-    from monai_synth.io.output_guard import check_output_dir as guard_output_dir
-
     check_output_dir(input, output_dir)
     guard_output_dir(output_dir, [input, mask])  # nor among acquired images
     simulate, progress = as_flag(simulate), as_flag(progress)

@@ -14,6 +14,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from monai_synth.engines.med_cdiff.restorer import Restorer
 from monai_synth.engines.precision import autocast_for
 from monai_synth.engines.progress import PhasePreview, tile
 from monai_synth.transforms.degradation import Degradation
@@ -55,8 +56,6 @@ def diffusion_restore(net: nn.Module, settings: dict, schedule, sampler: str = "
         device / precision: where and how to run the network.
         eta / strength: as the bundle's ``sample`` settings (stochasticity; start from the noised condition).
     """
-    from monai_synth.engines.med_cdiff.restorer import Restorer
-
     def restore(condition: torch.Tensor, seeds: Sequence[int]) -> torch.Tensor:
         was_training, flags = net.training, [p.requires_grad for p in net.parameters()]
         try:

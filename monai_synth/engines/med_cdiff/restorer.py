@@ -15,6 +15,8 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from monai_synth import diffusion
+from monai_synth.diffusion import default_timesteps
 from monai_synth.engines.checkpoint import load_state, sha256_of
 from monai_synth.engines.components import build
 from monai_synth.engines.precision import autocast_for
@@ -114,8 +116,6 @@ class Restorer:
 
     def _timesteps(self, spatial_shape: tuple[int, ...]) -> list:
         """The explicit timesteps of diffusion sampling: ``steps`` of them from :meth:`start_timestep` down."""
-        from monai_synth.diffusion import default_timesteps
-
         if not self._partial():
             return default_timesteps(self.sampler, self.schedule, self.steps, spatial_shape=spatial_shape)
         start = self.start_timestep()
@@ -152,8 +152,6 @@ class Restorer:
         return self.degradation.image_part(condition).to(restored.dtype) * (1.0 - missing) + restored * missing
 
     def _sample(self, cond: torch.Tensor, seeds: Sequence[int]) -> torch.Tensor:
-        from monai_synth import diffusion
-
         x_t = noise_from_seeds(seeds, (self.channels, *cond.shape[-2:]), self.device)
         gens = step_noise_generators([int(s) for s in seeds], 0)  # independent of the starting noise
         timesteps = self._timesteps(tuple(cond.shape[-2:]))

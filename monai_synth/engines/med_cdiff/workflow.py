@@ -19,8 +19,11 @@ import ignite.distributed as idist
 import torch
 from torch import nn
 
+from monai_synth.engines.checkpoint import load_state
 from monai_synth.engines.components import complete, definition, flatten
 from monai_synth.engines.image_tensors import ImageTensorSet, load_image_tensors
+from monai_synth.engines.med_cdiff.report import write_report
+from monai_synth.io.output_guard import check_output_dir
 from monai_synth.seeding import iterations_per_epoch
 from monai_synth.engines.med_cdiff.restorer import (
     InterpolationRestorer,
@@ -30,7 +33,7 @@ from monai_synth.engines.med_cdiff.restorer import (
 )
 from monai_synth.engines.med_cdiff.preview import RestoreFn, diffusion_restore, network_restore, restoration_preview
 from monai_synth.engines.med_cdiff.steps import RestorationBatches
-from monai_synth.engines.run_record import add_to_run_record
+from monai_synth.engines.run_record import add_to_run_record, check_run_record, dataset_fingerprint
 from monai_synth.engines.training_run import TrainingPhase
 from monai_synth.handlers.ema import WeightEMA
 from monai_synth.transforms.degradation import make_degradation
@@ -145,7 +148,6 @@ class MedCDiffWorkflow:
     def run(self) -> dict[str, Any]:
         """Train (resuming, or skipping a finished model), then write the report on rank 0; return its metrics."""
         torch.manual_seed(self.seed)
-        from monai_synth.io.output_guard import check_output_dir
 
         check_output_dir(self.out, [self.dataset_dir])  # never inside, or holding, the data; never among other data
         data = load_image_tensors(
@@ -157,7 +159,6 @@ class MedCDiffWorkflow:
         self.train(data)
         if self.rank != 0:
             return {}
-        from monai_synth.engines.med_cdiff.report import write_report
 
         s = self.sample_args
         restorer = load_restorer(self.out, self.model, self.device, s["sampler"], int(s["steps"]), float(s["eta"]),
@@ -167,8 +168,6 @@ class MedCDiffWorkflow:
 
     def check_run_folder(self, data: ImageTensorSet) -> dict[str, Any]:
         """Record (first run) or check (rerun) this model's settings and dataset in ``<model>/run_record.json``."""
-        from monai_synth.engines.run_record import check_run_record, dataset_fingerprint
-
         return check_run_record(self.out / self.model / "run_record.json", self.settings(),
                                 dataset_fingerprint(data.files), MED_CDIFF_HARMLESS, write=self.rank == 0)
 
@@ -231,8 +230,6 @@ class MedCDiffWorkflow:
     # ---------------------------------------------------------------- helpers
     def _check_finished(self, path: Path) -> None:
         """A finished model in the output folder must be of this task: refuse to report on another one."""
-        from monai_synth.engines.checkpoint import load_state
-
         task = load_state(path).get("task")
         if task != self.task:
             raise ValueError(f"{path} holds a {self.model} model trained for task {task!r}, not {self.task!r}: "

@@ -11,10 +11,13 @@ import numpy as np
 import torch
 from torch import nn
 
+from monai_synth.data import measure_ctr
 from monai_synth.engines.checkpoint import load_state
+from monai_synth.engines.components import build
 from monai_synth.engines.image_tensors import ImageTensorSet
 from monai_synth.engines.figures import plot_losses, save_grid, to_uint8
 from monai_synth.engines.precision import autocast_for
+from monai_synth.engines.report_cap import report_classes
 from monai_synth.engines.run_files import now_iso, save_json_atomic
 
 logger = logging.getLogger("monai_synth")
@@ -42,15 +45,11 @@ def sample_per_class(wf, vae: nn.Module, unet: nn.Module, extra: dict, per_class
 
 def wf_schedule(extra: dict, device: torch.device):
     """The run's noise schedule, rebuilt from its stored definition."""
-    from monai_synth.engines.components import build
-
     return build(extra["noise_schedule_def"]).to(device)
 
 
 def phantom_ctr_check(samples: list[torch.Tensor]) -> dict:
     """Mean measured cardiothoracic ratio per generated class (phantom data: label 1 = CTR > 0.5)."""
-    from monai_synth.data import measure_ctr
-
     out: dict[str, Any] = {}
     for c, imgs in enumerate(samples):
         ctr = np.array([measure_ctr(im.cpu().numpy()) for im in imgs], dtype=float)
@@ -77,7 +76,6 @@ def write_report(wf, data: ImageTensorSet, vae: nn.Module, unet: nn.Module, extr
     """Write ``samples_grid_synthetic.png``, ``loss_curves.png`` and ``metrics.json``; return the metrics."""
 
     out = wf.out
-    from monai_synth.engines.report_cap import report_classes
 
     per_class = int(wf.sample_args["per_class"])
     classes, capped = report_classes(extra["num_classes"], per_class)

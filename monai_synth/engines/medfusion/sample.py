@@ -10,6 +10,9 @@ import torch
 from tqdm import tqdm
 
 from monai_synth.engines.medfusion.pipeline import MedfusionPipeline
+from monai_synth.io import ManifestWriter, SyntheticStudy, save_generated
+from monai_synth.io.output_guard import check_output_dir
+from monai_synth.transforms import WINDOW_PRESETS
 
 logger = logging.getLogger("monai_synth")
 
@@ -18,7 +21,6 @@ def window_of(intensity: dict | None) -> tuple[float, float] | None:
     """(level, width) of the CT window a model was trained with, or None."""
     if not intensity or not intensity.get("window"):
         return None
-    from monai_synth.transforms import WINDOW_PRESETS
 
     w = intensity["window"]
     return tuple(WINDOW_PRESETS[w]) if isinstance(w, str) else tuple(w)  # type: ignore[return-value]
@@ -43,9 +45,6 @@ def sample_to_folder(
     defaults and builds ``pipeline`` from a run folder or an exported bundle (``load_medfusion``).
     """
     from pydicom.uid import generate_uid
-
-    from monai_synth.io import ManifestWriter, SyntheticStudy, save_generated
-    from monai_synth.io.output_guard import check_output_dir
 
     info = pipeline.info
     if not 0 <= int(class_label) < pipeline.num_classes:

@@ -8,6 +8,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from monai_synth import diffusion
 from monai_synth.engines.precision import autocast_for
 from monai_synth.seeding import noise_from_seeds, step_noise_generators
 
@@ -79,8 +80,6 @@ def generate_images(
         clip_latents: clamp every predicted clean latent to ``[-clip_latents, clip_latents]`` (the latents are
             scaled to unit variance, so 3-4 keeps them in the training range); None = no clamp.
     """
-    from monai_synth import diffusion
-
     device = torch.device(device)
     if sampler not in SAMPLERS:
         raise ValueError(f"sampler must be one of {SAMPLERS}, got {sampler!r}")

@@ -18,14 +18,18 @@ import ignite.distributed as idist
 import torch
 from torch import nn
 
-from monai_synth.engines.checkpoint import load_state
+from monai_synth.engines.checkpoint import load_state, sha256_of
 from monai_synth.engines.components import build, complete, definition, describe, flatten
+from monai_synth.engines.medfusion.report import write_report
+from monai_synth.engines.progress import PhasePreview, tile
 from monai_synth.engines.run_files import now_iso, save_json_atomic  # noqa: F401 (re-exported)
 from monai_synth.engines.image_tensors import ImageTensorSet, load_image_tensors
+from monai_synth.handlers.metrics_handler import BestFidCheckpoint, GenerativeFidelityHandler
+from monai_synth.io.output_guard import check_output_dir
 from monai_synth.seeding import iterations_per_epoch
 from monai_synth.engines.medfusion.pipeline import MedfusionPipeline
 from monai_synth.engines.precision import autocast_for
-from monai_synth.engines.run_record import add_to_run_record
+from monai_synth.engines.run_record import add_to_run_record, check_run_record, dataset_fingerprint
 from monai_synth.engines.training_budget import split_budget
 from monai_synth.engines.training_run import TrainingPhase
 from monai_synth.handlers.ema import WeightEMA
@@ -168,7 +172,6 @@ class MedfusionWorkflow:
     def run(self) -> dict[str, Any]:
         """Train both phases (resuming or skipping finished ones), then write the report; return metrics."""
         torch.manual_seed(self.seed)
-        from monai_synth.io.output_guard import check_output_dir
 
         check_output_dir(self.out, [self.dataset_dir])  # never inside, or holding, the data; never among other data
         data = load_image_tensors(
@@ -196,8 +199,6 @@ class MedfusionWorkflow:
 
     def check_run_folder(self, data: ImageTensorSet) -> dict[str, Any]:
         """Record (first run) or check (rerun) the settings and dataset of ``run_record.json``; see ``run_record``."""
-        from monai_synth.engines.run_record import check_run_record, dataset_fingerprint
-
         return check_run_record(self.out / "run_record.json", self.settings(), dataset_fingerprint(data.files),
                                 MEDFUSION_HARMLESS, write=self.rank == 0)
 
@@ -303,8 +304,6 @@ class MedfusionWorkflow:
 
     def report(self, data: ImageTensorSet, vae: nn.Module, unet: nn.Module, extra: dict) -> dict[str, Any]:
         """Sample grid per class, loss curves, and ``metrics.json`` in the run folder."""
-        from monai_synth.engines.medfusion.report import write_report
-
         return write_report(self, data, vae, unet, extra)
 
     # ---------------------------------------------------------------- helpers
@@ -324,8 +323,6 @@ class MedfusionWorkflow:
 
     def _reconstruction_preview(self, vae: nn.Module, data: ImageTensorSet):
         """Autoencoder previews: the first 8 training images over their reconstructions."""
-        from monai_synth.engines.medfusion.steps import autocast_for
-        from monai_synth.engines.progress import PhasePreview, tile
 
         @torch.no_grad()
         def grid() -> torch.Tensor:
@@ -348,8 +345,6 @@ class MedfusionWorkflow:
 
     def _sample_preview(self, vae: nn.Module, net: nn.Module, schedule, extra: dict):
         """Diffusion previews: one sample of each of the first 8 classes, fixed seeds, at most 25 steps."""
-        from monai_synth.engines.progress import PhasePreview, tile
-
         pipeline = self.pipeline(vae, net, schedule, extra, steps=min(int(self.sample_args["steps"]), 25))
 
         def grid() -> torch.Tensor:
@@ -368,7 +363,6 @@ class MedfusionWorkflow:
         ev = self.evaluation
         if not ev or int(ev.get("interval", 0)) < 1 or self.rank != 0:
             return []
-        from monai_synth.handlers.metrics_handler import BestFidCheckpoint, GenerativeFidelityHandler
 
         num = int(ev["num_samples"])
         pipeline = self.pipeline(vae, net, schedule, extra, sampler=ev["sampler"], steps=int(ev["steps"]),
@@ -440,8 +434,6 @@ def load_medfusion(checkpoint_dir: str | Path, device: str | torch.device = "cpu
     (``latent_scale``, ``latent_shape``, ``null_label``, ``prediction``...), plus ``checkpoint_sha256`` and
     ``autoencoder_sha256`` (of ``final.pt`` files, or of the bundle's ``models/*.pt``).
     """
-    from monai_synth.engines.checkpoint import sha256_of
-
     device = torch.device(device)
     ae_state, dm_state, ae_path, dm_path = _medfusion_states(Path(checkpoint_dir), device)
     vae = (vae if vae is not None else build(ae_state["autoencoder_def"])).to(device)

@@ -7,6 +7,9 @@ from pathlib import Path
 
 import torch
 
+from monai_synth.engines.progress import PhasePreview
+from monai_synth.engines.report_cap import report_classes
+from monai_synth.io import write_png
 from monai_synth.networks.stylegan2 import StyleGAN2Generator
 
 
@@ -29,8 +32,6 @@ def class_sample_grids(
 
     Many classes: only the first ones get a grid, at most ``MAX_REPORT_IMAGES`` images in all (logged).
     """
-    from monai_synth.engines.report_cap import report_classes
-
     device = next(generator.parameters()).device
     z = torch.randn(rows * columns, generator.z_dim, generator=torch.Generator().manual_seed(seed)).to(device)
     shown = report_classes(generator.num_classes, rows * columns)[0] if generator.num_classes else []
@@ -57,16 +58,12 @@ class StyleGAN2Preview:
 
     def __init__(self, folder: str | Path, generator: StyleGAN2Generator, rows: int = 4, columns: int = 8,
                  seed: int = 0) -> None:  # fmt: skip
-        from monai_synth.engines.progress import PhasePreview
-
         self.folder, self.generator = Path(folder), generator
         self.rows, self.columns, self.seed = int(rows), int(columns), int(seed)
         self.curves = PhasePreview(self.folder, "stylegan2")
 
     def grid_files(self) -> list[Path]:
         """The sample grid files, one per shown class (``samples.png`` when unconditional)."""
-        from monai_synth.engines.report_cap import report_classes
-
         n = int(self.generator.num_classes)
         shown = report_classes(n, self.rows * self.columns)[0] if n else []
         return [self.folder / f"samples_class{k}.png" for k in shown] or [self.folder / "samples.png"]
@@ -76,8 +73,6 @@ class StyleGAN2Preview:
 
     def __call__(self, history: dict, iteration: int, writer) -> list[Path]:
         """Refresh the loss curves and the grids (EMA generator, fixed latents); return the files written."""
-        from monai_synth.io import write_png
-
         written = self.curves(history, iteration, writer)
         grids = class_sample_grids(self.generator, self.rows, self.columns, self.seed)
         for k, grid in grids.items():

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import torch
 
+from monai_synth.io import ManifestWriter, save_generated, sha256_file
+from monai_synth.io.output_guard import check_output_dir
 from monai_synth.networks.stylegan2 import StyleGAN2Generator
 from monai_synth.networks.stylegan2_checkpoint import load_stylegan2_generator
 
@@ -77,9 +79,6 @@ class StyleGAN2SampleWriter:
     @torch.no_grad()
     def run(self) -> list[Path]:
         """Generate and write the samples; return the written paths."""
-        from monai_synth.io import ManifestWriter, save_generated, sha256_file
-        from monai_synth.io.output_guard import check_output_dir
-
         check_output_dir(self.output_dir)  # never among acquired images
         generator, checkpoint = load_stylegan2_generator(self.checkpoint_dir, self.device, generator=self.generator)
         digest = sha256_file(checkpoint)

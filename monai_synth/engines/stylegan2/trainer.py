@@ -24,11 +24,13 @@ from typing import Any
 from monai_synth.augment import AdaptiveAugmentPipeline
 from monai_synth.engines.checkpoint import latest_checkpoint
 from monai_synth.engines.run_files import now_iso, save_json_atomic
+from monai_synth.engines.run_record import add_to_run_record, check_run_record, dataset_fingerprint
 from monai_synth.engines.stylegan2.distributed import rank, world_size
 from monai_synth.engines.stylegan2.evaluation import StyleGAN2FidelityMonitor, is_enabled
 from monai_synth.engines.stylegan2.grids import StyleGAN2Preview
 from monai_synth.engines.stylegan2.step import StyleGAN2Step
 from monai_synth.engines.training_run import TrainingPhase
+from monai_synth.io.output_guard import check_output_dir
 from monai_synth.networks.stylegan2_checkpoint import transfer_stylegan2_weights
 
 logger = logging.getLogger(__name__)
@@ -169,9 +171,6 @@ class StyleGAN2Trainer:
 
     def run(self) -> Any:
         """Check the run folder, transfer weights if asked, train (or resume, or finish), write grids and metrics."""
-        from monai_synth.engines.run_record import add_to_run_record, check_run_record, dataset_fingerprint
-        from monai_synth.io.output_guard import check_output_dir
-
         if rank() == 0:
             check_output_dir(self.output_dir, [self.resume_from])  # never among other data
         self.record = check_run_record(self.output_dir / "run_record.json", self.settings(),

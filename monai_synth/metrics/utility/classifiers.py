@@ -22,6 +22,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from monai_synth.downstream.classification import build_classifier
+from monai_synth.downstream.vgg import VGG11Classifier
 from monai_synth.seeding import batch_indices, step_generator
 
 __all__ = ["NETWORKS", "build_network", "predict_probabilities", "random_shift", "train_network"]
@@ -32,12 +34,8 @@ NETWORKS: tuple[str, ...] = ("vgg11", "monai_classifier")
 def build_network(name: str, channels: int, image_size: int, num_classes: int, width: float = 0.125) -> nn.Module:
     """A classifier by name (see the module docstring); ``width`` applies to ``vgg11``."""
     if name == "vgg11":
-        from monai_synth.downstream.vgg import VGG11Classifier
-
         return VGG11Classifier(channels, num_classes, image_size, width=width)
     if name == "monai_classifier":
-        from monai_synth.downstream.classification import build_classifier
-
         return build_classifier(image_size, channels, num_classes)
     raise ValueError(f"unknown network {name!r}; choose one of {NETWORKS}")
 

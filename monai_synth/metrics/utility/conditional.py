@@ -20,6 +20,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
+from monai_synth.metrics.utility.classifiers import build_network, predict_probabilities, train_network
 from monai_synth.metrics.utility.scores import stratified_resamples
 
 __all__ = ["classifier_conditional_fidelity", "conditional_fidelity"]
@@ -147,8 +148,6 @@ def classifier_conditional_fidelity(
     Returns:
         :func:`conditional_fidelity`'s dict, plus ``classifier`` (the training settings).
     """
-    from monai_synth.metrics.utility.classifiers import build_network, predict_probabilities, train_network
-
     predicted, real_predicted = [], []
     for seed in seeds:
         torch.manual_seed(int(seed))

@@ -26,7 +26,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from monai_synth.data import ReadImage2D, ReadImage2Dd, build_datalist, class_names
 from monai_synth.data.errors import DataError
+from monai_synth.metrics.image_sets import load_image_set
+from monai_synth.transforms import make_intensity_transform
 
 __all__ = ["LabelledImages", "check_real_classes", "native_shape", "read_real", "read_synthetic_folder"]
 
@@ -52,8 +55,6 @@ def _where(source: str | os.PathLike | None, split: str | None = None) -> str:
 
 
 def _entries(source: str | os.PathLike | None, split: str, phantom_count: int, phantom_size: int) -> list[dict]:
-    from monai_synth.data import build_datalist
-
     entries = build_datalist(source or None, split=split, phantom_count=phantom_count, phantom_size=phantom_size)
     if not entries:
         raise DataError(f"no images in the '{split}' split", _where(source))
@@ -67,8 +68,6 @@ def _entries(source: str | os.PathLike | None, split: str, phantom_count: int, p
 
 def native_shape(source: str | os.PathLike | None, split: str, phantom_count: int = 64) -> tuple[int, int, int]:
     """``(channels, height, width)`` of the first image of a real split, as stored."""
-    from monai_synth.data import ReadImage2D
-
     entry = _entries(source, split, phantom_count, 64)[0]
     shape = tuple(int(v) for v in ReadImage2D()(entry).shape)
     return (shape[0], shape[-2], shape[-1])
@@ -108,9 +107,6 @@ def read_real(
     Raises:
         DataError: no images in the split, or images without a class label.
     """
-    from monai_synth.data import ReadImage2Dd, class_names
-    from monai_synth.transforms import make_intensity_transform
-
     entries = _entries(source, split, phantom_count, max(image_size, 32))
     read = ReadImage2Dd(keys=("image",))
     norm = make_intensity_transform(mode=intensity, keys=("image",), window=window)
@@ -191,8 +187,6 @@ def read_synthetic_folder(
     Raises:
         DataError: no images, no labels, labels out of range, one class only, or another size or channel count.
     """
-    from monai_synth.metrics.image_sets import load_image_set
-
     where = os.fspath(folder)
     if not os.path.exists(where):
         raise DataError("no such folder or file of synthetic images", where)

@@ -25,6 +25,8 @@ import numpy as np
 import torch
 
 from monai_synth.data.errors import DataError
+from monai_synth.io import ManifestWriter, atomic_open, read_manifest, save_generated
+from monai_synth.metrics.utility.plan import synthetic_wanted
 
 __all__ = ["CLASS_SEED_STRIDE", "GenerativeModel", "fill_pool", "pool_wanted"]
 
@@ -68,8 +70,6 @@ def _pool_settings(model: GenerativeModel, seed: int) -> dict[str, Any]:
 
 def _reset_if_stale(folder: Path, settings: dict[str, Any]) -> None:
     """Empty ``folder`` (our pool) when its ``pool.json`` records other settings; then record these."""
-    from monai_synth.io import atomic_open
-
     record = folder / "pool.json"
     if record.is_file():
         try:
@@ -103,8 +103,6 @@ def fill_pool(
         The folder.
     """
     from tqdm import tqdm
-
-    from monai_synth.io import ManifestWriter, read_manifest, save_generated
 
     out = Path(folder)
     settings = _pool_settings(model, seed)
@@ -151,7 +149,5 @@ def _runs(indices: Sequence[int]) -> list[tuple[int, int]]:
 
 def pool_wanted(train_counts: np.ndarray, multiples: Sequence[float]) -> np.ndarray:
     """Pool size per class: the largest ``multiple x n_c`` any setting asks for (rounded up)."""
-    from monai_synth.metrics.utility.plan import synthetic_wanted
-
     top = max([float(k) for k in multiples] + [0.0])
     return synthetic_wanted(train_counts, top)
