@@ -119,8 +119,9 @@ def _deploy_python() -> str:
 
 def _run_sdk_app(name: str, args: list[str]) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
-    return subprocess.run([_deploy_python(), "-m", f"monai_synth.deploy.{name}", *args, "--sdk", "yes"],
-                          capture_output=True, text=True, env=env, timeout=300, check=False)
+    command = [_deploy_python(), "-m", f"monai_synth.deploy.{name}", *args, "--sdk", "yes"]
+    # the timeout guards against a hang; it is not a speed test
+    return subprocess.run(command, capture_output=True, text=True, env=env, timeout=900, check=False)
 
 
 def test_restore_app_on_the_sdk(pacs, orthanc, ct_series, restore_bundle, tmp_path) -> None:  # noqa: ANN001
