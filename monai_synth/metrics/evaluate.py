@@ -16,13 +16,13 @@ import argparse
 import datetime
 import json
 import logging
-import math
 import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from monai_synth.io.json_values import json_ready
 from monai_synth import __version__
 from monai_synth.io.atomic import atomic_open
 from monai_synth.metrics.bootstrap import mean_ci
@@ -76,19 +76,6 @@ def _neighbour_rows(real: ImageSet, fake: ImageSet, real_feats, fake_feats, coun
         (image_grid_png([fake[i]], 1), [(image_grid_png([real[int(j)]], 1), float(d)) for j, d in zip(idx, dist)])
         for i, idx, dist in zip(picked, indices, distances)
     ]
-
-
-def _clean(value: Any) -> Any:
-    """JSON-ready copy: numpy scalars to Python, non-finite floats to ``None``."""
-    if isinstance(value, dict):
-        return {str(k): _clean(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 def _write_text(path: Path, text: str) -> None:
@@ -192,7 +179,7 @@ def evaluate(
     metrics["settings"] = _settings(extractor, num_bootstrap, confidence, kid_subsets, ms_ssim_pairs, seed, fake_set)
     metrics["created_at"] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     metrics["monai_synth_version"] = __version__
-    metrics = _clean(metrics)
+    metrics = json_ready(metrics)
 
     _write_text(out / "metrics.json", json.dumps(metrics, indent=1, allow_nan=False) + "\n")
     grids = [image_grid_png([s[i] for i in _pick(len(s), 16, seed)]) for s in (real_set, fake_set)]

@@ -24,7 +24,6 @@ import datetime
 import hashlib
 import json
 import logging
-import math
 import os
 import time
 from collections.abc import Mapping, Sequence
@@ -34,6 +33,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from monai_synth.io.json_values import json_ready
 from monai_synth import __version__
 from monai_synth.data.errors import DataError
 from monai_synth.io.atomic import atomic_open
@@ -66,19 +66,6 @@ def _tensor_digest(*tensors: torch.Tensor) -> str:
         digest.update(str(tuple(t.shape)).encode())
         digest.update(t.detach().cpu().contiguous().numpy().tobytes())
     return digest.hexdigest()[:16]
-
-
-def _clean(value: Any) -> Any:
-    """JSON-ready copy: numpy scalars to Python, tuples to lists, non-finite floats to None."""
-    if isinstance(value, Mapping):
-        return {str(k): _clean(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 class UtilityStudy:
@@ -310,7 +297,7 @@ class UtilityStudy:
             "created_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             "monai_synth_version": __version__,
         }
-        metrics = _clean(metrics)
+        metrics = json_ready(metrics)
         self._write(out, metrics, data)
         return metrics
 
