@@ -10,7 +10,7 @@ import pytest
 from monai.bundle import run
 from PIL import Image
 
-from tiny_runs import BUNDLES, MED_CDIFF, MEDFUSION, phantom_pngs
+from tiny_runs import BUNDLES, MED_CDIFF, MEDFUSION, error_messages, phantom_pngs
 
 
 def _metrics(out: Path) -> dict:
@@ -52,14 +52,6 @@ def test_med_cdiff_previews_and_budget(tmp_path: Path, model: str) -> None:
     assert budget["budget_minutes"] == pytest.approx(0.02) and budget["spent_wall_seconds"] > 0
 
 
-def _messages(error: BaseException | None) -> str:
-    """The messages of an exception and of its causes (MONAI wraps a component's error)."""
-    text = ""
-    while error is not None:
-        text, error = text + str(error) + "\n", error.__cause__ or error.__context__
-    return text
-
-
 def _folder_with_a_broken_png(tmp_path: Path) -> tuple[Path, Path]:
     data = phantom_pngs(tmp_path / "data", count=6, size=32)
     broken = data / "broken.png"
@@ -72,7 +64,7 @@ def test_medfusion_names_a_bad_input_or_skips_it_when_asked(tmp_path: Path) -> N
     settings = {**MEDFUSION, "dataset_dir": str(data), "num_classes": 1}
     with pytest.raises(Exception) as raised:
         run(config_file=str(BUNDLES / "medfusion" / "train.json"), output_dir=str(tmp_path / "refused"), **settings)
-    assert f"{broken}: not a readable image" in _messages(raised.value)
+    assert f"{broken}: not a readable image" in error_messages(raised.value)
     out = tmp_path / "skipped"
     run(config_file=str(BUNDLES / "medfusion" / "train.json"), output_dir=str(out), skip_bad=True, **settings)
     rows = list(csv.DictReader((out / "skipped_inputs.csv").open()))

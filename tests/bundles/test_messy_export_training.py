@@ -12,20 +12,13 @@ from pathlib import Path
 import pytest
 from monai.bundle import run
 
-from tiny_runs import BUNDLES, MED_CDIFF, MEDFUSION
+from tiny_runs import BUNDLES, MED_CDIFF, MEDFUSION, error_messages, train_med_cdiff
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "data"))
 from data_factory import fingerprint  # noqa: E402
 from pacs_factory import write_messy_export  # noqa: E402
 
 BAD = {"PAT2/X0", "PAT2/SR/REPORT", "PAT9/GONE1", "PAT9/GONE2", "PAT1/SYN/S1"}  # the synthetic series too
-
-
-def _messages(error: BaseException | None) -> str:
-    text = ""
-    while error is not None:
-        text, error = text + str(error) + "\n", error.__cause__ or error.__context__
-    return text
 
 
 def _skipped(out: Path, root: Path) -> set[str]:
@@ -45,7 +38,7 @@ def test_medfusion_on_a_messy_export_names_every_problem_or_skips_them(export: P
     settings = {**MEDFUSION, "dataset_dir": str(export), "num_classes": 1}
     with pytest.raises(Exception) as raised:
         run(config_file=str(BUNDLES / "medfusion" / "train.json"), output_dir=str(tmp_path / "refused"), **settings)
-    message = _messages(raised.value)
+    message = error_messages(raised.value)
     assert "4 bad inputs" in message and all(n in message for n in ("X0", "REPORT", "GONE1", "GONE2"))
     out = tmp_path / "run"
     run(config_file=str(BUNDLES / "medfusion" / "train.json"), output_dir=str(out), skip_bad=True, **settings)
@@ -66,7 +59,6 @@ def test_med_cdiff_on_a_messy_export_skips_and_lists(export: Path, tmp_path: Pat
 def test_restoring_a_messy_export_names_every_problem_or_skips_them(export: Path, tmp_path: Path) -> None:
     import pydicom
 
-    from tiny_runs import train_med_cdiff
 
     run_dir = train_med_cdiff(tmp_path / "model", "pix2pix")
     before = fingerprint(export)
@@ -74,7 +66,7 @@ def test_restoring_a_messy_export_names_every_problem_or_skips_them(export: Path
              "model": "pix2pix", "input": str(export), "modality": "CT", "device": "cpu", "progress": False}
     with pytest.raises(Exception) as raised:
         run(output_dir=str(tmp_path / "refused"), **infer)
-    assert "X0" in _messages(raised.value) and not (tmp_path / "refused" / "skipped_inputs.csv").exists()
+    assert "X0" in error_messages(raised.value) and not (tmp_path / "refused" / "skipped_inputs.csv").exists()
     out = tmp_path / "restored"
     run(output_dir=str(out), skip_bad=True, **infer)
     skipped = _skipped(out, export)

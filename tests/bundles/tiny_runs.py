@@ -75,3 +75,11 @@ def phantom_pngs(folder: Path, count: int = 2, size: int = 32) -> Path:
 def pixels(folder: Path, pattern: str = "*.png") -> dict[str, np.ndarray]:
     """The images of a folder by name."""
     return {p.name: np.asarray(Image.open(p)) for p in sorted(folder.rglob(pattern))}
+
+
+def error_messages(error: BaseException | None) -> str:
+    """The messages of an exception and of its causes (MONAI wraps a component's error in its own)."""
+    text = ""
+    while error is not None:
+        text, error = text + str(error) + "\n", error.__cause__ or error.__context__
+    return text

@@ -11,6 +11,7 @@ evaluation (:func:`load_restorer`).
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 from typing import Any, Callable
@@ -222,8 +223,6 @@ class MedCDiffWorkflow:
 
     def budget_summary(self) -> dict[str, Any] | None:
         """Planned and spent time when the model was trained on a budget (from its run record), else None."""
-        import json
-
         path = self.out / self.model / "run_record.json"
         return json.loads(path.read_text()).get("budget") if path.is_file() else None
 
