@@ -59,7 +59,6 @@ def test_med_cdiff_on_a_messy_export_skips_and_lists(export: Path, tmp_path: Pat
 def test_restoring_a_messy_export_names_every_problem_or_skips_them(export: Path, tmp_path: Path) -> None:
     import pydicom
 
-
     run_dir = train_med_cdiff(tmp_path / "model", "pix2pix")
     before = fingerprint(export)
     infer = {"config_file": str(BUNDLES / "med_cdiff" / "infer.json"), "checkpoint_dir": str(run_dir),
