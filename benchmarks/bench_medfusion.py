@@ -89,14 +89,28 @@ def run_ours(a, precision: str, channels_last: bool) -> float:
         net = net.to(memory_format=torch.channels_last)
     n = a.batch * (a.iters + 2)
     mu, sigma = torch.randn(n, a.latent[0], a.latent[1], a.latent[1]), torch.full((n, a.latent[0], a.latent[1], a.latent[1]), 0.05)
-    step = LatentDiffusionStep(
-        net, torch.optim.AdamW(net.parameters(), 1e-4), WeightEMA(net, 0.999), make_schedule(1000, "scaled_linear", 0.002, 0.02),
-        mu, sigma, torch.arange(n) % 6, 1.0, a.batch, 0, 0.5, 6, precision=precision, channels_last=channels_last,
-    )
+    opt, ema = torch.optim.AdamW(net.parameters(), 1e-4), WeightEMA(net, 0.999)
+    schedule, labels = make_schedule(1000, "scaled_linear", 0.002, 0.02), torch.arange(n) % 6
+    try:
+        from monai_synth.engines.batch_source import SeededBatches
+    except ImportError:  # a checkout from before the step(engine, batch) contract (--baseline): the step indexes
+        step = LatentDiffusionStep(net, opt, ema, schedule, mu, sigma, labels, 1.0, a.batch, 0, 0.5, 6,
+                                   precision=precision, channels_last=channels_last)
+
+        def call(e):
+            return step(e)
+    else:  # the batch (indexing included, as in the old step) comes from the seeded batch source
+        step = LatentDiffusionStep(net, opt, ema, schedule, 1.0, 0.5, 6, precision=precision,
+                                   channels_last=channels_last)
+        batches = SeededBatches({"mu": mu, "sigma": sigma, "label": labels}, a.batch, 0)
+
+        def call(e):
+            return step(e, batches(e.state.iteration - 1))
+
     times: list[float] = []
 
     def proc(e, _):
-        out = step(e)
+        out = call(e)
         times.append(time.perf_counter())
         return out
 

@@ -22,7 +22,8 @@ from typing import Any
 import numpy as np
 
 from monai_synth.comparison import budget, runs
-from monai_synth.comparison.bundle_runs import bundle_file, read_setting
+from monai_synth.comparison.bundle_runs import read_setting
+from monai_synth.io.bundle_configs import bundle_file
 from monai_synth.comparison.scoring import make_extractor, reference_images, score_samples
 from monai_synth.comparison.table import write_table
 from monai_synth.data import build_datalist

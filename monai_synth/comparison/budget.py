@@ -19,7 +19,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from monai_synth.comparison.bundle_runs import bundle_file, read_setting, run_bundle
+from monai_synth.comparison.bundle_runs import read_setting, run_bundle
+from monai_synth.io.bundle_configs import bundle_file
 from monai_synth.engines.checkpoint import load_state
 from monai_synth.seeding import iterations_per_epoch
 

@@ -7,51 +7,12 @@ so what it measures is what the bundles do; only the keys it sets (data, size, l
 from __future__ import annotations
 
 import logging
-import os
-import site
-import sys
-import sysconfig
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 logger = logging.getLogger(__name__)
-
-#: Environment variable naming a ``bundles/`` folder to use instead of the installed or checked-out one.
-BUNDLES_ENV = "MONAI_SYNTH_BUNDLES"
-#: The checkout's ``bundles/`` (present for a clone and an editable install).
-BUNDLES = Path(__file__).resolve().parents[2] / "bundles"
-
-
-def bundle_roots() -> list[Path]:
-    """Folders searched for the bundles, in order.
-
-    ``$MONAI_SYNTH_BUNDLES``; the checkout's ``bundles/``; then ``share/monai_synth/bundles`` under the
-    installation prefixes, where ``pip install .`` puts the configs (setup.cfg ``data_files``): the
-    environment's data path, ``sys.prefix``, the user base (``pip install --user``).
-    """
-    roots = [Path(os.environ[BUNDLES_ENV])] if os.environ.get(BUNDLES_ENV) else []
-    prefixes = [sysconfig.get_path("data"), sys.prefix, getattr(site, "USER_BASE", None) or ""]
-    roots.append(BUNDLES)
-    roots += [Path(p) / "share" / "monai_synth" / "bundles" for p in dict.fromkeys(prefixes) if p]
-    return roots
-
-
-def bundle_file(bundle: str, name: str) -> Path:
-    """The config ``<bundle>/<name>`` from the first of :func:`bundle_roots` that holds it.
-
-    Raises:
-        FileNotFoundError: no searched folder holds it; the message lists where it looked.
-    """
-    roots = bundle_roots()
-    for root in roots:
-        path = root / bundle / name
-        if path.is_file():
-            return path
-    looked = ", ".join(str(root) for root in roots)
-    raise FileNotFoundError(f"bundle config {bundle}/{name} not found (looked in: {looked}); reinstall monai_synth "
-                            f"with pip, run from a checkout, or set {BUNDLES_ENV} to a folder of bundles")
 
 
 def explicit_none(overrides: Mapping[str, Any]) -> dict[str, Any]:

@@ -15,7 +15,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from monai_synth.comparison.bundle_runs import bundle_file, run_bundle
+from monai_synth.comparison.bundle_runs import run_bundle
+from monai_synth.io.bundle_configs import bundle_file
 from monai_synth.engines.checkpoint import load_state
 from monai_synth.io.atomic import atomic_open
 

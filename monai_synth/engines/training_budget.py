@@ -146,7 +146,14 @@ class TrainingBudget:
         return wall_seconds > self.stop_factor * self.seconds
 
     def record_stop(self, iteration: int, wall_seconds: float) -> None:
-        """Remember that the clock stopped the phase at ``iteration`` (a rerun ends there too)."""
+        """Remember that the clock stopped the phase at ``iteration`` (a rerun ends there too).
+
+        A phase stopped before its calibration finished is planned from the iterations it did time, so that its
+        ``budget.json`` always holds a plan once the phase has ended.
+        """
+        if self.plan is None and self._times:
+            timed = self._times[1:] or self._times
+            self.plan_from(sum(timed) / len(timed), iteration)
         if self.plan is not None:
             self.plan = {**self.plan, "stopped_at_iteration": int(iteration), "stopped_after_seconds": round(wall_seconds, 3)}
         logger.warning("budget: stopped at iteration %d after %.1f s (%.4g x the %.1f s budget)",

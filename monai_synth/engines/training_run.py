@@ -1,9 +1,10 @@
 """One resumable training phase: an Ignite engine, periodic checkpoints, TensorBoard, a loss history.
 
-The step contract is ``step(engine) -> dict`` when the step reads its batch from the iteration number (see
-``monai_synth.seeding``; the engine's data is then just ``range(epoch_length)``), or ``step(engine, batch) -> dict``
-with a batch source (a shuffling data loader, replayed exactly on resume). Either way resuming is exact. A phase
-whose final weights file exists (or whose last checkpoint reached the planned length) is not run again.
+The step contract is ``step(engine, batch) -> dict`` for every model. The batch comes from one of two batch
+sources: a seeded source (``batches``, e.g. :class:`~monai_synth.engines.batch_source.SeededBatches`: batch ``k`` is
+a function of ``(seed, k, rank)``) or a shuffling data loader (``data``, its order replayed exactly on resume).
+Either way resuming is exact. A phase whose final weights file exists (or whose last checkpoint reached the
+planned length) is not run again.
 """
 
 from __future__ import annotations
@@ -70,14 +71,13 @@ class TrainingPhase:
     Args:
         name: phase name, used for folders and log tags.
         output_dir: the phase writes ``output_dir/name/`` (checkpoints, ``final.pt``, TensorBoard events).
-        step_fn: the step contract. Without ``data``: ``step_fn(engine) -> dict[str, float]`` doing one
-            optimisation step for ``engine.state.iteration`` (1-based), its batch a function of the iteration.
-            With ``data``: ``step_fn(engine, batch) -> dict[str, float]``.
+        step_fn: the step contract, ``step_fn(engine, batch) -> dict[str, float]``: one optimisation step on
+            ``batch`` at ``engine.state.iteration`` (1-based), returning the values to log.
         to_save: objects with ``state_dict``/``load_state_dict`` to checkpoint (networks, optimisers, EMA...).
         final: objects whose state dicts make up ``final.pt`` (e.g. the EMA network); None: no ``final.pt``, the
             last checkpoint is the result and a rerun with a longer run (``max_epochs``/``max_iterations``)
             trains further from it.
-        epoch_length: iterations per epoch (with ``data``: None takes ``len(data)``).
+        epoch_length: iterations per epoch (None takes ``len(data)`` or ``len(batches)``).
         max_epochs: epochs to run.
         checkpoint_every: iterations between checkpoints (the last one is always written).
         log_every: iterations per loss-history window and log line.
@@ -93,6 +93,9 @@ class TrainingPhase:
             the checkpoints also hold the global RNG states and the epoch's shuffle, so a resume in the middle
             of an epoch replays its remaining batches (``EpochReplayLoader``); a ``DistributedSampler`` gets
             ``set_epoch`` at every epoch.
+        batches: the seeded batch source, ``batches(iteration) -> batch`` for the 0-based iteration (e.g.
+            :class:`~monai_synth.engines.batch_source.SeededBatches`); None with no ``data`` either: the batch is
+            the 0-based iteration number itself.
         phase_dir: the phase folder (TensorBoard, previews, ``final.pt``, ``budget.json``); None: ``output_dir/name``.
         checkpoint_dir: where checkpoints go; None: ``phase_dir``.
         checkpoint_prefix: checkpoint files are ``<prefix>checkpoint_<iteration>.pt`` (e.g. ``"stylegan2_"``).
@@ -135,6 +138,7 @@ class TrainingPhase:
         budget_minutes: float | None = None,
         calibration_iterations: int = 10,
         budget_stop_factor: float = 1.25,
+        batches: Callable[[int], Any] | None = None,
     ) -> None:
         self.name = name
         self.handlers = list(handlers or [])
@@ -142,11 +146,15 @@ class TrainingPhase:
         self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir is not None else self.dir
         self.checkpoint_prefix = checkpoint_prefix
         self.step_fn = step_fn
+        if data is not None and batches is not None:
+            raise ValueError(f"{name}: give one batch source, a data loader (data) or a seeded source (batches)")
         self.data = EpochReplayLoader(data) if data is not None else None
+        self.batches = batches
         if epoch_length is None:
-            if data is None:
-                raise ValueError(f"{name}: epoch_length is needed when no data loader is given")
-            epoch_length = len(data)  # type: ignore[arg-type]
+            source = data if data is not None else batches
+            if source is None:
+                raise ValueError(f"{name}: epoch_length is needed when no batch source is given")
+            epoch_length = len(source)  # type: ignore[arg-type]
         if int(epoch_length) < 1:
             raise ValueError(f"{name}: an epoch has no iteration (fewer images than one batch, with drop_last?)")
         self.history = LossHistory(log_every)
@@ -241,7 +249,9 @@ class TrainingPhase:
         return {"max_epochs": self.max_epochs}
 
     def _process(self, engine: Engine, batch: Any) -> dict[str, float]:
-        return self.step_fn(engine, batch) if self.data is not None else self.step_fn(engine)
+        if self.data is None:  # the engine runs over the iteration numbers: the batch is a function of them
+            batch = self.batches(engine.state.iteration - 1) if self.batches is not None else engine.state.iteration - 1
+        return self.step_fn(engine, batch)
 
     def _attach(self, engine: Engine) -> None:
         """Register the phase's handlers, in the order that keeps checkpoints consistent."""

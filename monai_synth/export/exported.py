@@ -132,8 +132,8 @@ def load_exported(bundle_dir: str | os.PathLike, device: str | torch.device = "c
         generator, _ = load_stylegan2_generator(path, device)
         settings = _settings(s, g["image_size"], g.get("image_channels", 1), g.get("num_classes", 0), None, defaults)
         return ExportedBundle(task=None, settings=settings, network=generator, **common)
-    restorer = load_restorer(path, s["model"], device, defaults.get("sampler", "ddim"), int(defaults.get("steps", 50)),
-                             float(defaults.get("eta", 1.0)), float(defaults.get("strength", 1.0)))
+    restorer = load_restorer(path, s["model"], device, defaults.get("sampler"), defaults.get("steps"), defaults.get("eta"),
+                             defaults.get("strength"))  # unset in the bundle's inference.json: infer.json's defaults
     settings = _settings(s, s["image_size"], s["channels"], 0, s.get("intensity"), defaults)
     settings["model"] = s["model"]
     return ExportedBundle(task=s["task"], settings=settings, network=restorer.net, restorer=restorer, **common)

@@ -2,9 +2,9 @@
 
 The ids MONAI's inference workflow requires (``monai.bundle.properties.InferProperties``) are all there:
 ``bundle_root``, ``device``, ``dataset_dir``, ``dataset``, ``evaluator`` (the pipeline object, built by
-``_target_``), ``network_def`` and ``inferer``. The user settings and their defaults are those of the run-folder
-configs they mirror (``bundles/medfusion/sample.json``, ``bundles/med_cdiff/infer.json``,
-``bundles/stylegan2_ada/sample.json``; a test keeps them equal). ``model_settings`` is plain data that the Python
+``_target_``), ``network_def`` and ``inferer``. The user settings take their defaults from the run-folder configs
+(``bundles/medfusion/sample.json``, ``bundles/med_cdiff/infer.json``, ``bundles/stylegan2_ada/sample.json``), read
+at export time: those configs hold the only copy. ``model_settings`` is plain data that the Python
 loaders read (:mod:`monai_synth.io.model_bundle`); the config's expressions do not use it.
 """
 
@@ -14,22 +14,31 @@ from typing import Any
 
 from monai_synth.export.network_defs import network_definitions
 from monai_synth.export.run_folder import TrainedRun
+from monai_synth.io.bundle_configs import config_defaults
 from monai_synth.io.model_bundle import SETTINGS_KEY
 
-__all__ = ["USER_DEFAULTS", "inference_config"]
+__all__ = ["USER_SETTINGS", "inference_config", "user_defaults"]
 
 DEVICE = "$'cuda' if torch.cuda.is_available() else 'cpu'"
-# the settings a user passes on the command line, with the defaults of the run-folder configs
-USER_DEFAULTS: dict[str, dict[str, Any]] = {
-    "medfusion": {"output_dir": "samples", "num_samples": 16, "class_label": 0, "sampler": "ddim", "steps": 20,
-                  "eta": 0.0, "guidance_scale": 2.0, "seed": 0, "format": "png", "modality": "OT", "batch_size": 16,
-                  "precision": "fp32"},
-    "stylegan2_ada": {"output_dir": "samples", "num_samples": 16, "class_label": None, "truncation_psi": 1.0,
-                      "format": "png", "seed": 0, "batch_size": 16, "window": None, "modality": "OT"},
-    "med_cdiff": {"input": "", "output_dir": "restored", "format": None, "sampler": "ddim", "steps": 50, "eta": 1.0,
-                  "strength": 0.35, "seed": 0, "simulate": False, "setting": None, "factor": None, "mask": None,
-                  "batch_size": 8, "axis": 2, "modality": None, "series_description": None, "progress": True},
-}
+#: the settings a user passes to an exported bundle's ``inference.json``, and the run-folder config whose values
+#: are their defaults (read from that config: it holds the only copy); ``output_dir`` is the bundle's own.
+USER_SETTINGS: dict[str, tuple[str, tuple[str, ...], dict[str, Any]]] = {
+    "medfusion": ("sample.json", ("num_samples", "class_label", "sampler", "steps", "eta", "guidance_scale", "seed",
+                                  "format", "modality", "batch_size", "precision"), {"output_dir": "samples"}),
+    "stylegan2_ada": ("sample.json", ("num_samples", "class_label", "truncation_psi", "format", "seed", "batch_size",
+                                      "window", "modality"), {"output_dir": "samples"}),
+    "med_cdiff": ("infer.json", ("input", "format", "sampler", "steps", "eta", "strength", "seed", "simulate",
+                                 "setting", "factor", "mask", "batch_size", "axis", "modality", "series_description",
+                                 "progress"), {"output_dir": "restored"}),
+}  # fmt: skip
+
+
+def user_defaults(kind: str) -> dict[str, Any]:
+    """The user settings of an exported ``kind`` bundle with their defaults, from ``bundles/<kind>/<config>``."""
+    config, keys, own = USER_SETTINGS[kind]
+    return {**own, **config_defaults(kind, config, keys)}
+
+
 _GENERATION_REQUESTS = ("$[{'class_label': @class_label if @class_label is not None else i % max(1, @num_classes), "
                         "'seed': @seed + i} for i in range(@num_samples)]")
 
@@ -46,7 +55,7 @@ def inference_config(run: TrainedRun) -> dict[str, Any]:
         "imports": imports,
         "bundle_root": "$monai_synth.export.locate.running_bundle_root()",
         "device": DEVICE,
-        **USER_DEFAULTS[run.kind],
+        **user_defaults(run.kind),
         **_data_entries(run),
     }
     for key, definition in network_definitions(run).items():
@@ -72,7 +81,7 @@ def _data_entries(run: TrainedRun) -> dict[str, Any]:
 
 def _pipeline(run: TrainedRun) -> dict[str, Any]:
     """The ``evaluator``: a pipeline object of :mod:`monai_synth.export.pipelines` wired to the user settings."""
-    keys = [k for k in USER_DEFAULTS[run.kind] if k not in ("output_dir", "input")]
+    keys = [k for k in user_defaults(run.kind) if k not in ("output_dir", "input")]
     refs = {k: f"@{k}" for k in keys}
     common = {"bundle_root": "@bundle_root", "output_dir": "@output_dir", "network": "@network", "device": "@device"}
     if run.kind == "medfusion":

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from monai_synth.export.inference_config import USER_DEFAULTS
+from monai_synth.export.inference_config import user_defaults
 from monai_synth.export.metadata import INTENDED_USE, measured_figures
 from monai_synth.export.run_folder import TrainedRun
 from monai_synth.export.torchscript import torchscript_status
@@ -37,7 +37,7 @@ def readme(run: TrainedRun, title: str, description: str) -> str:
     """The Markdown text."""
     scripts, why = torchscript_status(run.kind, run.model)
     classes = run.settings.get("class_names") or []
-    options = " ".join(f"`{k}`" for k in USER_DEFAULTS[run.kind])
+    options = " ".join(f"`{k}`" for k in user_defaults(run.kind))
     parts: list[Any] = [
         f"# {title}",
         "**Synthetic, not for diagnosis.** " + INTENDED_USE,

@@ -65,11 +65,13 @@ def test_unreachable_pacs(pacs, capsys) -> None:  # noqa: ANN001
 
 
 def test_wrong_called_aet(pacs, capsys) -> None:  # noqa: ANN001
-    with pytest.raises(PacsError, match="rejected the association"):
+    # Orthanc rejects an unknown called AE title; on a loaded machine it was once seen to drop the connection
+    # instead, which pynetdicom reports as an abort: either way the one-line error names the PACS
+    with pytest.raises(PacsError, match="(rejected|aborted) the association"):
         echo(pacs.updated(called_aet="NOT_ORTHANC"))
     assert main(_args(pacs, "pacs", "echo")[:-4] + ["--port", str(pacs.port), "--aec", "NOT_ORTHANC"]) == 1
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "NOT_ORTHANC" in err and "rejected" in err
+    assert err.count("\n") == 1 and "NOT_ORTHANC" in err and ("rejected" in err or "aborted" in err)
 
 
 def test_pull_unknown_study_leaves_nothing(pacs, tmp_path: Path) -> None:  # noqa: ANN001

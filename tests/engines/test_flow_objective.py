@@ -9,6 +9,7 @@ import torch
 
 from monai_synth.diffusion import make_schedule
 from monai.networks.nets import DiffusionModelUNet
+from monai_synth.engines.batch_source import SeededBatches
 from monai_synth.engines.medfusion.sampling import generate_images
 from monai_synth.engines.medfusion.steps import LatentDiffusionStep
 from monai_synth.handlers.ema import WeightEMA
@@ -29,9 +30,9 @@ def _train_latent_model(iterations: int = 4, min_snr_gamma: float | None = None)
     opt = torch.optim.AdamW(unet.parameters(), lr=1e-3)
     g = torch.Generator().manual_seed(1)
     mu, sigma = torch.randn(12, 2, 8, 8, generator=g), torch.rand(12, 2, 8, 8, generator=g) * 0.1
-    step = LatentDiffusionStep(unet, opt, ema, make_schedule(**FLOW), mu, sigma, torch.arange(12) % 3, 1.0, 4, 7,
-                               0.5, 3, "velocity", min_snr_gamma=min_snr_gamma)
-    losses = [step(_engine(i))["loss"] for i in range(1, iterations + 1)]
+    step = LatentDiffusionStep(unet, opt, ema, make_schedule(**FLOW), 1.0, 0.5, 3, "velocity", min_snr_gamma=min_snr_gamma)
+    batches = SeededBatches({"mu": mu, "sigma": sigma, "label": torch.arange(12) % 3}, 4, 7)
+    losses = [step(_engine(i), batches(i - 1))["loss"] for i in range(1, iterations + 1)]
     return unet.eval(), losses
 
 
@@ -79,8 +80,7 @@ def test_medfusion_step_refuses_epsilon_with_a_flow_schedule():
     unet = DiffusionModelUNet(spatial_dims=2, in_channels=2, out_channels=2, channels=[8, 16], attention_levels=[False, False],
                               num_res_blocks=1, norm_num_groups=8, num_head_channels=8, num_class_embeds=4)
     with pytest.raises(ValueError, match="velocity"):
-        LatentDiffusionStep(unet, None, None, make_schedule(**FLOW), torch.zeros(1, 2, 8, 8), torch.zeros(1, 2, 8, 8),
-                            torch.zeros(1, dtype=torch.long), 1.0, 1, 0, 0.5, 3, "epsilon")
+        LatentDiffusionStep(unet, None, None, make_schedule(**FLOW), 1.0, 0.5, 3, "epsilon")
 
 
 def _cdiff_losses() -> list[float]:
@@ -93,9 +93,9 @@ def _cdiff_losses() -> list[float]:
     images = torch.rand(6, 1, 16, 16, generator=torch.Generator().manual_seed(2)) * 2 - 1
     batches = RestorationBatches(images, make_degradation("denoise", {}), 2, 3)
     opt = torch.optim.Adam(unet.parameters(), 1e-3)
-    step = ConditionalDiffusionStep(unet, opt, None, make_schedule(**FLOW), batches)
+    step = ConditionalDiffusionStep(unet, opt, None, make_schedule(**FLOW))
     assert step.loss.prediction == "velocity"
-    return [step(_engine(i))["loss"] for i in range(1, 4)]
+    return [step(_engine(i), batches(i - 1))["loss"] for i in range(1, 4)]
 
 
 def test_med_cdiff_flow_step_is_deterministic():
@@ -119,7 +119,7 @@ def test_restorer_flow_starts_at_strength_times_T(sampler, strength, calls):
 
     net, schedule = _RecordingNet(), make_schedule(**FLOW)
     state = {"model": "diffusion", "task": "denoise", "degradation": {}, "image_size": 8, "channels": 1}
-    r = Restorer(net, state, "0" * 64, schedule, sampler, steps=5, strength=strength)
+    r = Restorer(net, state, "0" * 64, schedule, sampler, steps=5, eta=0.0, strength=strength)
     cond = torch.rand(2, 1, 8, 8, generator=torch.Generator().manual_seed(0)) * 2 - 1
     r(cond, [3, 4])
     x_first, t_first = net.calls[0]
@@ -128,4 +128,4 @@ def test_restorer_flow_starts_at_strength_times_T(sampler, strength, calls):
     want = noise if strength == 1.0 else schedule.add_noise(cond, noise, strength * 100)
     torch.testing.assert_close(x_first[:, :1], want)
     with pytest.raises(ValueError, match="euler"):
-        Restorer(net, state, "0" * 64, schedule, "ddim")
+        Restorer(net, state, "0" * 64, schedule, "ddim", 5, 0.0)

@@ -179,7 +179,7 @@ def test_strength_starts_sampling_from_the_noised_condition(strength, start):
     torch.testing.assert_close(x_first[:, 1:], cond)  # the condition channel is unchanged
     assert ("noised to t=" in r.description) == (strength < 1.0)
     with pytest.raises(ValueError, match="strength"):
-        Restorer(net, state, "0" * 64, schedule, "ddim", strength=0.0)
+        Restorer(net, state, "0" * 64, schedule, "ddim", 5, 0.0, strength=0.0)
 
 
 def test_inpainting_keeps_the_known_pixels():

@@ -8,6 +8,7 @@ import torch
 from monai_synth.diffusion import make_schedule
 from monai_synth.engines.checkpoint import latest_checkpoint, load_state
 from monai.networks.nets import DiffusionModelUNet
+from monai_synth.engines.batch_source import SeededBatches
 from monai_synth.engines.medfusion.steps import LatentDiffusionStep
 from monai_synth.engines.training_run import TrainingPhase
 from monai_synth.handlers.ema import WeightEMA
@@ -26,15 +27,16 @@ def _phase(tmp, stop_at: int | None = None) -> tuple[TrainingPhase, torch.nn.Mod
     g = torch.Generator().manual_seed(1)
     mu, sigma = torch.randn(12, 2, 8, 8, generator=g), torch.rand(12, 2, 8, 8, generator=g) * 0.1
     labels = torch.arange(12) % 3
-    step = LatentDiffusionStep(unet, opt, ema, make_schedule(100), mu, sigma, labels, 1.0, 4, 7, 0.5, 3)
+    step = LatentDiffusionStep(unet, opt, ema, make_schedule(100), 1.0, 0.5, 3)
+    batches = SeededBatches({"mu": mu, "sigma": sigma, "label": labels}, 4, 7)
 
-    def maybe_stop(engine):
+    def maybe_stop(engine, batch):
         if stop_at is not None and engine.state.iteration == stop_at:
             raise Interrupt
-        return step(engine)
+        return step(engine, batch)
 
     phase = TrainingPhase("diffusion", tmp, maybe_stop, {"unet": unet, "opt": opt, "ema": ema}, {"unet": unet},
-                          epoch_length=3, max_epochs=3, checkpoint_every=2, log_every=1)
+                          epoch_length=None, max_epochs=3, checkpoint_every=2, log_every=1, batches=batches)
     return phase, unet, ema
 
 
@@ -106,8 +108,8 @@ def test_non_finite_loss_stops_with_the_iteration_and_keeps_the_last_good_checkp
     phase, unet, _ = _phase(tmp_path)
     step = phase.step_fn
 
-    def poisoned(engine):  # a NaN pixel reaching the loss at iteration 5
-        out = step(engine)
+    def poisoned(engine, batch):  # a NaN pixel reaching the loss at iteration 5
+        out = step(engine, batch)
         if engine.state.iteration == 5:
             with torch.no_grad():
                 next(unet.parameters()).fill_(float("nan"))
@@ -129,8 +131,8 @@ def test_non_finite_weights_with_a_finite_loss_also_stop(tmp_path):
     phase, unet, _ = _phase(tmp_path)
     step = phase.step_fn
 
-    def nan_gradient(engine):
-        out = step(engine)
+    def nan_gradient(engine, batch):
+        out = step(engine, batch)
         if engine.state.iteration == 2:
             with torch.no_grad():
                 next(unet.parameters()).add_(float("inf"))

@@ -42,8 +42,9 @@ class ToyStep:
         self.opt = torch.optim.SGD(self.model.parameters(), lr=0.1)
         self.clock, self.seconds, self.fail_at = clock, seconds, fail_at
 
-    def __call__(self, engine) -> dict[str, float]:
+    def __call__(self, engine, batch: int) -> dict[str, float]:
         it = engine.state.iteration
+        assert batch == it - 1  # no batch source: the batch is the 0-based iteration
         if it == self.fail_at:
             raise KeyboardInterrupt("killed")
         self.clock.now += self.seconds
@@ -56,11 +57,12 @@ class ToyStep:
         return {"loss": float(loss)}
 
 
-def phase(tmp_path, step: ToyStep, budget_minutes: float | None, final: bool = True, **kw) -> TrainingPhase:
+def phase(tmp_path, step: ToyStep, budget_minutes: float | None, final: bool = True, calibration_iterations: int = 2,
+          **kw) -> TrainingPhase:
     return TrainingPhase("toy", tmp_path, step, {"model": step.model, "opt": step.opt},
                          {"model": step.model} if final else None, epoch_length=4, max_epochs=100,
-                         checkpoint_every=2, log_every=1, budget_minutes=budget_minutes, calibration_iterations=2,
-                         **kw)  # fmt: skip
+                         checkpoint_every=2, log_every=1, budget_minutes=budget_minutes,
+                         calibration_iterations=calibration_iterations, **kw)  # fmt: skip
 
 
 def test_split_budget() -> None:
@@ -115,7 +117,7 @@ def test_clock_stops_a_phase_that_runs_over(tmp_path, clock) -> None:
     """Planned at 0.5 s per step, then 4 s per step: stopped once past 1.25 x 6 s; a rerun does not go on."""
     step = ToyStep(clock, 0.5)
     run = phase(tmp_path, step, budget_minutes=0.1, final=False)
-    run.step_fn = lambda engine: (setattr(step, "seconds", 4.0 if engine.state.iteration > 3 else 0.5), step(engine))[1]
+    run.step_fn = lambda engine, b: (setattr(step, "seconds", 4.0 if engine.state.iteration > 3 else 0.5), step(engine, b))[1]
     run.run()
     # wall seconds after iteration 4: 3 x 0.5 + 4.0 = 5.5 <= 7.5; after iteration 5: 9.5 > 7.5
     assert run.stopped_on_clock and run.state.iteration == 5
@@ -124,3 +126,17 @@ def test_clock_stops_a_phase_that_runs_over(tmp_path, clock) -> None:
     again = phase(tmp_path, ToyStep(clock, 0.5), budget_minutes=0.1, final=False)
     again.run()
     assert again.iterations_run == 0 and again.state.iteration == 5
+
+
+def test_a_phase_stopped_before_its_calibration_ends_still_records_a_plan(tmp_path, clock) -> None:
+    """3 s per step against a 6 s budget: the clock stops it at iteration 3 (9 s > 7.5 s), before its calibration
+    (1 warm-up + 5 timed iterations) ends. It is planned from the 2 steps it timed; a rerun ends there too."""
+    run = phase(tmp_path, ToyStep(clock, 3.0), budget_minutes=0.1, final=False, calibration_iterations=5)
+    run.run()
+    assert run.stopped_on_clock and run.state.iteration == 3
+    plan = json.loads((tmp_path / "toy" / "budget.json").read_text())
+    assert plan["stopped_at_iteration"] == 3 and plan["seconds_per_iteration"] == pytest.approx(3.0)
+    assert plan["planned_epochs"] == 1  # 6 s / (4 x 3 s) rounds down to 0, at least the epoch under way
+    again = phase(tmp_path, ToyStep(clock, 3.0), budget_minutes=0.1, final=False, calibration_iterations=5)
+    again.run()
+    assert again.iterations_run == 0 and again.state.iteration == 3

@@ -21,6 +21,7 @@ from monai_synth.engines.checkpoint import load_state, sha256_of
 from monai_synth.engines.components import build
 from monai_synth.engines.precision import autocast_for
 from monai_synth.seeding import noise_from_seeds, step_noise_generators
+from monai_synth.io.bundle_configs import config_defaults
 from monai_synth.io.model_bundle import (
     bundle_weights_path,
     is_exported_bundle,
@@ -75,9 +76,9 @@ class Restorer:
             With rectified flow ``t0 = strength * T`` (continuous time) and ``steps`` timesteps cover ``[t0, 0)``.
     """
 
-    def __init__(self, net: nn.Module, state: dict[str, Any], checkpoint_sha256: str, schedule=None,
-                 sampler: str = "dpmpp_2m", steps: int = 50, eta: float = 0.0, device: str | torch.device = "cpu",
-                 precision: str = "fp32", strength: float = 1.0) -> None:
+    def __init__(self, net: nn.Module, state: dict[str, Any], checkpoint_sha256: str, schedule, sampler: str,
+                 steps: int, eta: float, device: str | torch.device = "cpu", precision: str = "fp32",
+                 strength: float = 1.0) -> None:
         if sampler not in SAMPLERS:
             raise ValueError(f"sampler must be one of {SAMPLERS}, got {sampler!r}")
         if not 0.0 < float(strength) <= 1.0:
@@ -195,13 +196,15 @@ class InterpolationRestorer:
 
 
 def load_restorer(checkpoint_dir: str | Path, model: str = "diffusion", device: str | torch.device = "cpu",
-                  sampler: str = "dpmpp_2m", steps: int = 50, eta: float = 0.0, strength: float = 1.0,
-                  net: nn.Module | None = None) -> Restorer:
+                  sampler: str | None = None, steps: int | None = None, eta: float | None = None,
+                  strength: float | None = None, net: nn.Module | None = None) -> Restorer:
     """Rebuild a trained restorer from ``checkpoint_dir/<model>/final.pt``, or from an exported bundle folder.
 
     Args:
         checkpoint_dir: the ``output_dir`` of ``train.json``, or a bundle written by ``monai-synth export``.
         model: "diffusion", "pix2pix" or "srgan" (a bundle holds one: it must be that one).
+        sampler / steps / eta / strength: the diffusion sampling settings (see :class:`Restorer`); None takes the
+            value of ``bundles/med_cdiff/infer.json``, the one place their defaults live. A GAN ignores them.
         net: a network to load the weights into (e.g. built by a bundle's ``network_def``); None: built from
             the stored settings.
 
@@ -218,7 +221,12 @@ def load_restorer(checkpoint_dir: str | Path, model: str = "diffusion", device: 
     net = (net if net is not None else build(state["network_def"])).to(device)
     net.load_state_dict(state.get("network_ema", state["network"]))
     schedule = build(state["noise_schedule_def"]).to(device) if model == "diffusion" else None
-    return Restorer(net, state, sha256_of(path), schedule, sampler, steps, eta, device, strength=strength)
+    given = {"sampler": sampler, "steps": steps, "eta": eta, "strength": strength}
+    missing = [k for k, v in given.items() if v is None]
+    settings = {**(config_defaults("med_cdiff", "infer.json", missing) if missing else {}),
+                **{k: v for k, v in given.items() if v is not None}}  # fmt: skip
+    return Restorer(net, state, sha256_of(path), schedule, str(settings["sampler"]), int(settings["steps"]),
+                    float(settings["eta"]), device, strength=float(settings["strength"]))
 
 
 def restore_batches(

@@ -1,17 +1,21 @@
-"""One optimisation step of each Med-cDiff restorer, as small callables over ``engine.state.iteration``.
+"""One optimisation step of each Med-cDiff restorer: ``step(engine, batch) -> dict`` over a seeded batch source.
 
-Every step draws its batch (``batch_indices``) and all its randomness, the degradation included
-(``step_generator``), from ``(seed, iteration, rank)``: a resumed run repeats an uninterrupted one exactly.
+:class:`RestorationBatches` draws every batch and all its randomness, the degradation included, from
+``(seed, iteration, rank)`` (:class:`~monai_synth.engines.batch_source.SeededBatches`): a resumed run repeats an
+uninterrupted one exactly. A batch holds the clean ``"image"``, its degraded ``"condition"`` and the step's
+``"generator"``.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from ignite.engine import Engine
 from torch import nn
 
-from monai_synth.seeding import batch_indices, step_generator
+from monai_synth.engines.batch_source import SeededBatches
 from monai_synth.engines.precision import autocast_for
 from monai_synth.losses.denoising import DenoisingLoss
 from monai_synth.losses.gan import bce_logits
@@ -27,8 +31,11 @@ class RestorationBatches:
         images: all training images (N, C, H, W) in [-1, 1].
         degradation: the task's degradation (random factor / level / mask per image).
         batch_size / seed: per-rank batch size and run seed.
-        device: compute device; channels_last: NHWC tensors.
+        device: compute device.
         rank / world_size: for distributed runs.
+
+    ``batches(iteration)`` (0-based) returns ``{"image", "condition", "generator"}``; ``len(batches)`` is the number
+    of full global batches per epoch.
     """
 
     def __init__(
@@ -38,28 +45,28 @@ class RestorationBatches:
         batch_size: int,
         seed: int,
         device: torch.device | str = "cpu",
-        channels_last: bool = False,
         rank: int = 0,
         world_size: int = 1,
     ) -> None:
-        self.images, self.degradation, self.batch_size, self.seed = images, degradation, batch_size, seed
-        self.device, self.channels_last = torch.device(device), channels_last
-        self.rank, self.world = rank, world_size
+        self.source = SeededBatches({"image": images}, batch_size, seed, device, rank, world_size)
+        self.degradation = degradation
 
-    def layout(self, x: torch.Tensor) -> torch.Tensor:
-        """NHWC when ``channels_last``."""
-        return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
+    def __len__(self) -> int:
+        return len(self.source)
 
-    def __call__(self, engine: Engine) -> tuple[torch.Tensor, torch.Tensor, torch.Generator]:
-        i = engine.state.iteration - 1
-        idx = batch_indices(i, self.images.shape[0], self.batch_size, self.seed, self.rank, self.world)
-        g = step_generator(self.seed, i, self.rank, self.device)
-        x = self.images[idx].to(self.device, non_blocking=True)
-        cond = self.degradation.training(x, g)
+    def __call__(self, iteration: int) -> dict[str, Any]:
+        batch = self.source(iteration)
+        g = batch["generator"]
+        batch["condition"] = self.degradation.training(batch["image"], g)
         # layers that draw from torch's global generator (pix2pix dropout) get it seeded from this step's
         # generator, so that they too are a function of the iteration (exact resume)
         torch.manual_seed(int(torch.randint(0, 2**62, (1,), generator=g, device=g.device)))
-        return x, cond, g
+        return batch
+
+
+def _layout(x: torch.Tensor, channels_last: bool) -> torch.Tensor:
+    """NHWC when ``channels_last``."""
+    return x.contiguous(memory_format=torch.channels_last) if channels_last else x
 
 
 def _optimise(opt: torch.optim.Optimizer, loss: torch.Tensor, params=None, clip: float = 0.0) -> float | None:
@@ -82,25 +89,25 @@ class ConditionalDiffusionStep:
         unet: ``unet(cat(x_t, cond), t) -> eps`` (possibly DDP-wrapped).
         optimizer: its optimiser; ema: a ``WeightEMA`` updated after each step, or None.
         schedule: the ``NoiseSchedule`` or ``FlowSchedule``.
-        batches: the batch source.
         precision: "fp32" | "bf16" | "fp16"; grad_clip: max gradient norm (0 = off).
+        channels_last: NHWC activations.
         prediction: the UNet's target; None: the schedule's own (epsilon for DDPM, velocity for rectified flow).
         min_snr_gamma: Min-SNR-gamma loss weighting (None = off).
     """
 
-    def __init__(self, unet: nn.Module, optimizer: torch.optim.Optimizer, ema, schedule, batches: RestorationBatches,
-                 precision: str = "fp32", grad_clip: float = 1.0, prediction: str | None = None,
-                 min_snr_gamma: float | None = None) -> None:
-        self.unet, self.opt, self.ema, self.schedule, self.batches = unet, optimizer, ema, schedule, batches
-        self.precision, self.grad_clip = precision, grad_clip
+    def __init__(self, unet: nn.Module, optimizer: torch.optim.Optimizer, ema, schedule, precision: str = "fp32",
+                 grad_clip: float = 1.0, prediction: str | None = None, min_snr_gamma: float | None = None,
+                 channels_last: bool = False) -> None:
+        self.unet, self.opt, self.ema, self.schedule = unet, optimizer, ema, schedule
+        self.precision, self.grad_clip, self.channels_last = precision, grad_clip, channels_last
         self.loss = DenoisingLoss(schedule, prediction, min_snr_gamma)
 
-    def __call__(self, engine: Engine) -> dict[str, float]:
-        x0, cond, g = self.batches(engine)
-        device = self.batches.device
+    def __call__(self, engine: Engine, batch: dict) -> dict[str, float]:
+        x0, cond, g = batch["image"], batch["condition"], batch["generator"]
+        device = x0.device
         t = self.schedule.sample_timesteps(x0.shape[0], generator=g, device=device, spatial_shape=x0.shape[2:])
         noise = torch.randn(x0.shape, generator=g, device=device)
-        x_in = self.batches.layout(torch.cat([self.schedule.add_noise(x0, noise, t), cond], dim=1))
+        x_in = _layout(torch.cat([self.schedule.add_noise(x0, noise, t), cond], dim=1), self.channels_last)
         self.unet.train()
         with autocast_for(device, self.precision):
             out = self.unet(x_in, t)
@@ -123,27 +130,26 @@ class Pix2PixStep:
     Args:
         generator / discriminator: the U-Net ``G(c)`` and the PatchGAN ``D(cat(c, y))`` (list output).
         opt_g / opt_d: their optimisers.
-        batches: the batch source.
         l1_weight: lambda (100 in the paper).
-        precision: "fp32" | "bf16" | "fp16".
+        precision: "fp32" | "bf16" | "fp16"; channels_last: NHWC activations.
     """
 
     def __init__(self, generator: nn.Module, discriminator: nn.Module, opt_g: torch.optim.Optimizer,
-                 opt_d: torch.optim.Optimizer, batches: RestorationBatches, l1_weight: float = 100.0,
-                 precision: str = "fp32") -> None:
-        self.g, self.d, self.opt_g, self.opt_d, self.batches = generator, discriminator, opt_g, opt_d, batches
-        self.l1_weight, self.precision = l1_weight, precision
+                 opt_d: torch.optim.Optimizer, l1_weight: float = 100.0, precision: str = "fp32",
+                 channels_last: bool = False) -> None:
+        self.g, self.d, self.opt_g, self.opt_d = generator, discriminator, opt_g, opt_d
+        self.l1_weight, self.precision, self.channels_last = l1_weight, precision, channels_last
 
     def _d(self, cond: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
-        with autocast_for(self.batches.device, self.precision):
-            return self.d(self.batches.layout(torch.cat([cond, image], dim=1)))[-1].float()
+        with autocast_for(image.device, self.precision):
+            return self.d(_layout(torch.cat([cond, image], dim=1), self.channels_last))[-1].float()
 
-    def __call__(self, engine: Engine) -> dict[str, float]:
-        y, cond, _ = self.batches(engine)
+    def __call__(self, engine: Engine, batch: dict) -> dict[str, float]:
+        y, cond = batch["image"], batch["condition"]
         self.g.train()
         self.d.train()
-        with autocast_for(self.batches.device, self.precision):
-            fake = self.g(self.batches.layout(cond)).float()
+        with autocast_for(y.device, self.precision):
+            fake = self.g(_layout(cond, self.channels_last)).float()
         l1 = F.l1_loss(fake, y)
         g_adv = bce_logits(self._d(cond, fake), real=True)
         _optimise(self.opt_g, g_adv + self.l1_weight * l1)
@@ -162,27 +168,26 @@ class SRGANStep:
     Args:
         generator / discriminator: the SRResNet ``G(c)`` and the discriminator ``D(y) -> (B,)`` logits.
         opt_g / opt_d: their optimisers.
-        batches: the batch source.
         adversarial_weight: 1e-3 in the paper.
-        precision: "fp32" | "bf16" | "fp16".
+        precision: "fp32" | "bf16" | "fp16"; channels_last: NHWC activations.
     """
 
     def __init__(self, generator: nn.Module, discriminator: nn.Module, opt_g: torch.optim.Optimizer,
-                 opt_d: torch.optim.Optimizer, batches: RestorationBatches, adversarial_weight: float = 1e-3,
-                 precision: str = "fp32") -> None:
-        self.g, self.d, self.opt_g, self.opt_d, self.batches = generator, discriminator, opt_g, opt_d, batches
-        self.adv_w, self.precision = adversarial_weight, precision
+                 opt_d: torch.optim.Optimizer, adversarial_weight: float = 1e-3, precision: str = "fp32",
+                 channels_last: bool = False) -> None:
+        self.g, self.d, self.opt_g, self.opt_d = generator, discriminator, opt_g, opt_d
+        self.adv_w, self.precision, self.channels_last = adversarial_weight, precision, channels_last
 
     def _d(self, image: torch.Tensor) -> torch.Tensor:
-        with autocast_for(self.batches.device, self.precision):
-            return self.d(self.batches.layout(image)).float()
+        with autocast_for(image.device, self.precision):
+            return self.d(_layout(image, self.channels_last)).float()
 
-    def __call__(self, engine: Engine) -> dict[str, float]:
-        y, cond, _ = self.batches(engine)
+    def __call__(self, engine: Engine, batch: dict) -> dict[str, float]:
+        y, cond = batch["image"], batch["condition"]
         self.g.train()
         self.d.train()
-        with autocast_for(self.batches.device, self.precision):
-            fake = self.g(self.batches.layout(cond)).float()
+        with autocast_for(y.device, self.precision):
+            fake = self.g(_layout(cond, self.channels_last)).float()
         content = F.mse_loss(fake, y)
         g_adv = bce_logits(self._d(fake), real=True)
         _optimise(self.opt_g, content + self.adv_w * g_adv)

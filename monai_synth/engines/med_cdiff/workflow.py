@@ -25,7 +25,6 @@ from monai_synth.engines.components import complete, definition, flatten
 from monai_synth.engines.image_tensors import ImageTensorSet, load_image_tensors
 from monai_synth.engines.med_cdiff.report import write_report
 from monai_synth.io.output_guard import check_output_dir
-from monai_synth.seeding import iterations_per_epoch
 from monai_synth.engines.med_cdiff.restorer import (
     InterpolationRestorer,
     Restorer,
@@ -189,16 +188,15 @@ class MedCDiffWorkflow:
             logger.info("srgan: VGG content loss off (no VGG weights available offline); content loss = pixel MSE")
         torch.manual_seed(self.seed)  # network initialisation
         batches = RestorationBatches(data.images, self.degradation, self.batch_size, self.seed, self.device,
-                                     self.channels_last, self.rank, self.world)
-        step, to_save, final, restore = (self._diffusion(batches, data) if self.model == "diffusion"
-                                         else self._gan(batches))  # fmt: skip
-        per_epoch = iterations_per_epoch(len(data), self.batch_size, self.world)
+                                     self.rank, self.world)  # fmt: skip
+        step, to_save, final, restore = self._diffusion(data) if self.model == "diffusion" else self._gan()
+        per_epoch = len(batches)
         preview = restoration_preview(phase_dir, self.model, restore, data.images, self.degradation, seed=self.seed)
         phase = TrainingPhase(
             self.model, self.out, step, to_save, final, per_epoch, self.epochs, self.checkpoint_every,
             self.log_every, final_extra=lambda: self.checkpoint_settings(data), handlers=self.handlers,
             tracking_params={k: v for k, v in self.settings().items() if k != "out"}, preview=preview,
-            preview_every=self.preview_every, budget_minutes=self.budget_minutes,
+            preview_every=self.preview_every, budget_minutes=self.budget_minutes, batches=batches,
         )
         path = phase.run()
         if phase.budget is not None and self.rank == 0:
@@ -242,13 +240,14 @@ class MedCDiffWorkflow:
         net = net.to(self.device)
         return net.to(memory_format=torch.channels_last) if self.channels_last else net
 
-    def _diffusion(self, batches: RestorationBatches, data: ImageTensorSet) -> tuple[Any, dict, dict, RestoreFn]:
+    def _diffusion(self, data: ImageTensorSet) -> tuple[Any, dict, dict, RestoreFn]:
         unet = self._network(self.factories["unet_def"], "network_def")
         ema = WeightEMA(unet, self.ema_decay) if self.ema_decay > 0 else None
         opt = self.factories["optimizer"](unet.parameters())
         schedule, self.definitions["noise_schedule_def"] = complete(self.factories["noise_schedule"])
         step = self.factories["step"](unet=self._distribute(unet), optimizer=opt, ema=ema,
-                                      schedule=schedule.to(self.device), batches=batches, precision=self.precision)
+                                      schedule=schedule.to(self.device), precision=self.precision,
+                                      channels_last=self.channels_last)  # fmt: skip
         to_save: dict[str, Any] = {"network": unet, "optimizer": opt}
         final: dict[str, Any] = {"network": unet}
         if ema is not None:
@@ -260,12 +259,13 @@ class MedCDiffWorkflow:
                                     self.precision, float(s["eta"]), float(s["strength"]))  # fmt: skip
         return step, to_save, final, restore
 
-    def _gan(self, batches: RestorationBatches) -> tuple[Any, dict, dict, RestoreFn]:
+    def _gan(self) -> tuple[Any, dict, dict, RestoreFn]:
         gen = self._network(self.factories["generator_def"], "network_def")
         disc = self._network(self.factories["discriminator_def"])
         opt_g, opt_d = self.factories["optimizer"](gen.parameters()), self.factories["optimizer"](disc.parameters())
         step = self.factories["step"](generator=self._distribute(gen), discriminator=self._distribute(disc),
-                                      opt_g=opt_g, opt_d=opt_d, batches=batches, precision=self.precision)
+                                      opt_g=opt_g, opt_d=opt_d, precision=self.precision,
+                                      channels_last=self.channels_last)  # fmt: skip
         to_save = {"network": gen, "discriminator": disc, "opt_g": opt_g, "opt_d": opt_d}
         return step, to_save, {"network": gen}, network_restore(gen, self.device, self.precision)
 

@@ -26,7 +26,7 @@ from monai_synth.engines.run_files import now_iso, save_json_atomic  # noqa: F40
 from monai_synth.engines.image_tensors import ImageTensorSet, load_image_tensors
 from monai_synth.handlers.metrics_handler import BestFidCheckpoint, GenerativeFidelityHandler
 from monai_synth.io.output_guard import check_output_dir
-from monai_synth.seeding import iterations_per_epoch
+from monai_synth.engines.batch_source import SeededBatches
 from monai_synth.engines.medfusion.pipeline import MedfusionPipeline
 from monai_synth.engines.precision import autocast_for
 from monai_synth.engines.run_record import add_to_run_record, check_run_record, dataset_fingerprint
@@ -219,12 +219,13 @@ class MedfusionWorkflow:
                     disc = disc.to(memory_format=torch.channels_last)
             opt_g = self.factories["autoencoder_optimizer"](vae.parameters())
             opt_d = self.factories["discriminator_optimizer"](disc.parameters()) if disc is not None else None
-            per_epoch = iterations_per_epoch(len(data), self.ae_batch_size, self.world)
+            batches = SeededBatches({"image": data.images}, self.ae_batch_size, self.seed, self.device, self.rank,
+                                    self.world)  # fmt: skip
+            per_epoch = len(batches)
             step = self.factories["autoencoder_step"](
                 vae=self._distribute(vae), discriminator=self._distribute(disc), opt_g=opt_g, opt_d=opt_d,
-                images=data.images, batch_size=self.ae_batch_size, seed=self.seed, loss=self.autoencoder_loss,
-                adversarial_start=self.adv_start_epoch * per_epoch + 1, device=self.device,
-                precision=self.ae_precision, channels_last=self.channels_last, rank=self.rank, world_size=self.world,
+                loss=self.autoencoder_loss, adversarial_start=self.adv_start_epoch * per_epoch + 1, device=self.device,
+                precision=self.ae_precision, channels_last=self.channels_last,
             )
             to_save: dict[str, Any] = {"autoencoder": vae, "opt_g": opt_g}
             if disc is not None:
@@ -234,6 +235,7 @@ class MedfusionWorkflow:
                 self.checkpoint_every, self.log_every, final_extra=lambda: {"autoencoder_def": ae_def},
                 handlers=self.handlers, preview=self._reconstruction_preview(vae, data), preview_every=self.preview_every,
                 tracking_params=self.tracking_params(), last_phase=False, budget_minutes=self._phase_budgets[0],
+                batches=batches,
             )
             phase.run()
             self._record_budget("autoencoder", phase)
@@ -273,12 +275,13 @@ class MedfusionWorkflow:
         if not (phase_dir / "final.pt").exists():
             ema = WeightEMA(unet, self.ema_decay) if self.ema_decay > 0 else None
             opt = self.factories["optimizer"](unet.parameters())
-            per_epoch = iterations_per_epoch(len(data), self.batch_size, self.world)
+            batches = SeededBatches({"mu": mu, "sigma": sigma, "label": data.labels}, self.batch_size, self.seed,
+                                    self.device, self.rank, self.world)  # fmt: skip
+            per_epoch = len(batches)
             step = self.factories["diffusion_step"](
-                unet=self._distribute(unet), optimizer=opt, ema=ema, schedule=schedule, latent_mu=mu,
-                latent_sigma=sigma, labels=data.labels, scale=1.0, batch_size=self.batch_size, seed=self.seed,
-                null_label=n_cls, prediction=self.prediction, device=self.device, precision=self.precision,
-                channels_last=self.channels_last, rank=self.rank, world_size=self.world,
+                unet=self._distribute(unet), optimizer=opt, ema=ema, schedule=schedule, scale=1.0, null_label=n_cls,
+                prediction=self.prediction, device=self.device, precision=self.precision,
+                channels_last=self.channels_last,
             )
             to_save: dict[str, Any] = {"unet": unet, "optimizer": opt}
             final: dict[str, Any] = {"unet": unet}
@@ -292,7 +295,7 @@ class MedfusionWorkflow:
                 self.checkpoint_every, self.log_every, final_extra=lambda: extra,
                 handlers=self.handlers + fidelity, preview=self._sample_preview(vae, sampling_net, schedule, extra),
                 preview_every=self.preview_every, tracking_params=self.tracking_params(),
-                budget_minutes=self._phase_budgets[1],
+                budget_minutes=self._phase_budgets[1], batches=batches,
             )
             phase.run()
             self._record_budget("diffusion", phase)
