@@ -34,33 +34,54 @@ def _finished(run_dir: Path) -> dict[str, Any] | None:
     return json.loads(path.read_text()) if path.is_file() else None
 
 
-def train_stylegan2(run_dir: Path, overrides: Mapping[str, Any], kimg: float) -> dict[str, Any]:
-    """Train the StyleGAN2-ADA bundle for ``kimg`` (evaluation during training off); return ``run.json``."""
+def train_stylegan2(run_dir: Path, overrides: Mapping[str, Any], length: Mapping[str, Any]) -> dict[str, Any]:
+    """Train the StyleGAN2-ADA bundle (evaluation during training off); return ``run.json``.
+
+    Args:
+        length: the run length as bundle keys: ``{"kimg": k}``, or ``{"budget_minutes": m}`` (the bundle times
+            its first iterations on the real data, plans the run and stops on the clock if it runs over).
+    """
     done = _finished(run_dir)
     if done is not None:
         return done
-    settings = {**overrides, **NO_EVALUATION, "evaluation#interval_kimg": 0, "output_dir": str(run_dir), "kimg": kimg}
+    settings = {**overrides, **NO_EVALUATION, "evaluation#interval_kimg": 0, "output_dir": str(run_dir), **length}
     wall = run_bundle(bundle_file("stylegan2_ada", "train.json"), settings)
     metrics = json.loads((run_dir / "metrics.json").read_text())
     record = {"model": "stylegan2_ada", "train_seconds": metrics["train_seconds"], "wall_seconds": round(wall, 2),
               "kimg": metrics["kimg"], "iterations": metrics["iterations"], "ada_p": metrics["ada_p"],
               "num_classes": metrics["num_classes"]}  # fmt: skip
+    if "budget" in metrics:
+        record["budget"] = metrics["budget"]
     write_json(record, run_dir / "run.json")
     return record
 
 
-def train_medfusion(run_dir: Path, overrides: Mapping[str, Any], epochs: Mapping[str, int]) -> dict[str, Any]:
-    """Train the Medfusion bundle for the given phase epochs (evaluation during training off); return ``run.json``."""
+def train_medfusion(run_dir: Path, overrides: Mapping[str, Any], length: Mapping[str, Any]) -> dict[str, Any]:
+    """Train the Medfusion bundle (evaluation during training off); return ``run.json``.
+
+    Args:
+        length: the run length as bundle keys: ``autoencoder_epochs`` and ``diffusion_epochs``, or
+            ``budget_minutes`` (with ``autoencoder_budget_share``): each phase then times its first iterations on
+            the real data, plans its epochs and stops on the clock if it runs over.
+    """
     done = _finished(run_dir)
     if done is not None:
         return done
-    settings = {**overrides, **NO_EVALUATION, "output_dir": str(run_dir), **epochs}
+    settings = {**overrides, **NO_EVALUATION, "output_dir": str(run_dir), **length}
     wall = run_bundle(bundle_file("medfusion", "train.json"), settings)
     finals = {p: load_state(run_dir / p / "final.pt") for p in ("autoencoder", "diffusion")}
-    seconds = {f"{p}_seconds": round(float(s.get("seconds_last_run", 0.0)), 2) for p, s in finals.items()}
+    seconds = {f"{p}_seconds": round(float(s.get("train_seconds", s.get("seconds_last_run", 0.0))), 2)
+               for p, s in finals.items()}  # fmt: skip
     record = {"model": "medfusion", "train_seconds": round(sum(seconds.values()), 2), **seconds,
-              "wall_seconds": round(wall, 2), **dict(epochs),
+              "wall_seconds": round(wall, 2), **dict(length),
               "num_classes": int(finals["diffusion"]["num_classes"])}  # fmt: skip
+    budgets = {p: s["budget"] for p, s in finals.items() if "budget" in s}
+    if budgets:
+        record["budget"] = budgets
+        for p, b in budgets.items():
+            record[f"{p}_epochs"] = int(b.get("planned_epochs", 0))
+            if b.get("stopped_at_iteration"):
+                record[f"{p}_stopped_at_iteration"] = int(b["stopped_at_iteration"])
     write_json(record, run_dir / "run.json")
     return record
 
