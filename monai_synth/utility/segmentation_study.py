@@ -37,6 +37,7 @@ import io
 import json
 import logging
 import os
+import pickle
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -202,6 +203,10 @@ class SegmentationUtilityStudy:
                                  strength=float(self.sampling["strength"]))  # fmt: skip
         except FileNotFoundError as err:
             raise DataError(str(err).split(": ", 1)[-1], path) from err
+        except DataError:
+            raise
+        except (RuntimeError, EOFError, OSError, ValueError, KeyError, pickle.UnpicklingError) as err:
+            raise DataError(f"cannot load the {name} restorer ({type(err).__name__}: {err})", path) from err
 
     def _degradation_setting(self, restorer: Any) -> dict[str, Any]:
         settings = [dict(s) for s in restorer.degradation.settings()]
