@@ -91,3 +91,55 @@ def test_run_folder_and_exported_bundle_give_the_same_pool_which_is_reused(runs:
 def test_stylegan2_checkpoints_folder_is_a_generator_too(runs: dict[str, Path], tmp_path: Path) -> None:
     metrics = UtilityStudy(runs["stylegan2_ada"] / "checkpoints", "", tmp_path / "u", **TINY, progress=False).run()
     assert metrics["synthetic_kind"] == "stylegan2_ada"
+
+
+# ------------------------------------------------------------------------------------------------ Med-cDiff
+
+
+def test_med_cdiff_config_defaults_are_the_segmentation_study_defaults() -> None:
+    from monai_synth.utility.segmentation_study import SegmentationUtilityStudy
+
+    config = _config("med_cdiff")
+    assert config["utility"]["_target_"] == "monai_synth.utility.segmentation_study.SegmentationUtilityStudy"
+    params = inspect.signature(SegmentationUtilityStudy.__init__).parameters
+    for key, value in config["utility"].items():
+        if key == "_target_":
+            continue
+        assert value.startswith("@") and key in params, key
+        default = params[key].default
+        if default is inspect.Parameter.empty or key in ("device", "sampling"):
+            continue
+        given = config[value[1:]]
+        assert (list(default) if isinstance(default, tuple) else default) == given, key
+    assert config["sampling"] == DEFAULT_SAMPLING["med_cdiff"]
+    evaluate = json.loads((tiny_runs.BUNDLES / "med_cdiff" / "evaluate.json").read_text())
+    assert config["sampling"] == {k: evaluate[k] for k in ("sampler", "steps", "eta", "strength")}
+
+
+@pytest.fixture(scope="module")
+def med_cdiff_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    torch.manual_seed(0)
+    return tiny_runs.train_med_cdiff(tmp_path_factory.mktemp("utility_med_cdiff") / "run", "diffusion")
+
+
+SEGMENTATION_TINY = {"seeds": [0], "epochs": 1, "phantom_count": 4, "num_bootstrap": 20, "gallery": 2,
+                     "sampling#steps": 2, "device": "cpu", "progress": False}  # fmt: skip
+
+
+def test_med_cdiff_utility_config_runs_on_a_tiny_run(med_cdiff_run: Path, tmp_path: Path) -> None:
+    out = tmp_path / "utility"
+    run(config_file=str(tiny_runs.BUNDLES / "med_cdiff" / "utility.json"), checkpoint_dir=str(med_cdiff_run),
+        output_dir=str(out), **SEGMENTATION_TINY)  # fmt: skip
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["complete"] and metrics["study"] == "segmentation" and (out / "report.html").is_file()
+    assert metrics["n_real_train"] == 4 and metrics["n_real_test"] == 4 and metrics["image_size"] == 16
+    assert set(metrics["settings"]) == {"real", "restored", "degraded"}
+    assert metrics["study_settings"]["task"] == "sr" and metrics["study_settings"]["sampling"]["steps"] == 2
+
+    bundle = tmp_path / "from_bundle"  # the exported bundle restores the same images
+    run(config_file=str(tiny_runs.BUNDLES / "med_cdiff" / "utility.json"),
+        checkpoint_dir=str(med_cdiff_run / "bundle_diffusion"), output_dir=str(bundle), **SEGMENTATION_TINY)
+    import numpy as np
+
+    with np.load(out / "restored" / "restored.npz") as a, np.load(bundle / "restored" / "restored.npz") as b:
+        assert np.array_equal(a["train_restored"], b["train_restored"])
