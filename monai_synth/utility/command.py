@@ -13,6 +13,7 @@ import inspect
 from pathlib import Path
 from typing import Any
 
+from monai_synth.metrics.utility.segmentation_report import score_text
 from monai_synth.utility.generators import is_restorer
 from monai_synth.utility.segmentation_study import SegmentationUtilityStudy
 from monai_synth.utility.study import UtilityStudy
@@ -113,8 +114,6 @@ def _print_summary(metrics: dict[str, Any]) -> None:
 
 
 def _print_segmentation(metrics: dict[str, Any]) -> None:
-    from monai_synth.metrics.utility.segmentation_report import score_text
-
     for name, entry in metrics["settings"].items():
         for structure in metrics["structures"]:
             print(f"trained on {name:9s} {structure:10s} Dice {score_text(entry[structure]['dice'])}  "
