@@ -140,6 +140,9 @@ def read_segmentation_pairs(
         images, masks = phantom_segmentation_set(int(phantom_count), int(image_size), int(phantom_seed), split)
         if channels == 3:
             images = images.expand(-1, 3, -1, -1).contiguous()
+        if num_structures is not None and int(masks.max()) > num_structures:
+            raise DataError(f"the phantom masks hold labels 1..{int(masks.max())} (lung, heart) but the study names "
+                            f"{num_structures} structure(s); give as many structure names", where)  # fmt: skip
         return SegmentationPairs(images, masks, where, [f"phantom {split} {i}" for i in range(len(images))])
     entries = _entries(source, split)
     read = ReadImage2Dd(keys=("image", "mask"))

@@ -355,14 +355,14 @@ class SegmentationUtilityStudy:
                                          self.confidence, self.bootstrap_seed)  # fmt: skip
         metrics: dict[str, Any] = {
             "complete": True,
-            "study": "segmentation",
+            "utility": "segmentation",
             "restorer": os.fspath(self.restorer) if self._is_path() else getattr(restorer, "description", "restorer"),
             "real": os.fspath(self.real) if self.real else "phantom",
             "structures": list(structures),
             "n_real_train": len(train), "n_real_test": len(test),
             "image_size": int(test.images.shape[-1]), "channels": int(test.images.shape[1]),
             "settings_trained": list(SETTINGS),
-            "study_settings": self._study_settings(restorer, setting),
+            "study": self._study_settings(restorer, setting),
             **summary,
             "train_seconds": {n: round(sum(c["seconds"] for c in cells[n]), 1) for n in SETTINGS},
             "cells": len(SETTINGS) * len(self.seeds),

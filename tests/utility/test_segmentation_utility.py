@@ -88,7 +88,7 @@ def test_networks_train_on_real_restored_and_degraded_images_and_test_on_real_cl
     assert len(tested) == 6 and all(torch.equal(t, test_images) for t in tested)  # always the clean test images
     assert metrics["complete"] and metrics["structures"] == ["lung", "heart"]
     assert metrics["n_real_train"] == 6 and metrics["n_real_test"] == 6
-    assert metrics["study_settings"]["degradation_setting"]["name"] == setting["name"]
+    assert metrics["study"]["degradation_setting"]["name"] == setting["name"]
     lung = metrics["settings"]["real"]["lung"]["dice"]
     assert len(lung["per_seed"]) == 2 and lung["min"] <= lung["mean"] <= lung["max"]
     assert set(metrics["differences"]) == {"restored - real", "restored - degraded"}
@@ -255,6 +255,8 @@ def test_bad_restorer_folder(tmp_path: Path, fake_run: Path, capsys: pytest.Capt
         _study(tmp_path / "nothing", tmp_path / "out3").run()
     with pytest.raises(DataError, match="has no setting 'x9'"):
         _study(FakeRestorer(), tmp_path / "out4", setting="x9").run()
+    with pytest.raises(DataError, match=r"phantom masks hold labels 1..2 \(lung, heart\) but the study names 1"):
+        _study(FakeRestorer(), tmp_path / "out5", structures=["lung"]).run()
 
 
 @pytest.mark.parametrize("case", ["no_mask_column", "shape", "label_range", "non_integer", "empty_folder",

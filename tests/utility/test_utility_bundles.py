@@ -131,10 +131,10 @@ def test_med_cdiff_utility_config_runs_on_a_tiny_run(med_cdiff_run: Path, tmp_pa
     run(config_file=str(tiny_runs.BUNDLES / "med_cdiff" / "utility.json"), checkpoint_dir=str(med_cdiff_run),
         output_dir=str(out), **SEGMENTATION_TINY)  # fmt: skip
     metrics = json.loads((out / "metrics.json").read_text())
-    assert metrics["complete"] and metrics["study"] == "segmentation" and (out / "report.html").is_file()
+    assert metrics["complete"] and metrics["utility"] == "segmentation" and (out / "report.html").is_file()
     assert metrics["n_real_train"] == 4 and metrics["n_real_test"] == 4 and metrics["image_size"] == 16
     assert set(metrics["settings"]) == {"real", "restored", "degraded"}
-    assert metrics["study_settings"]["task"] == "sr" and metrics["study_settings"]["sampling"]["steps"] == 2
+    assert metrics["study"]["task"] == "sr" and metrics["study"]["sampling"]["steps"] == 2
 
     bundle = tmp_path / "from_bundle"  # the exported bundle restores the same images
     run(config_file=str(tiny_runs.BUNDLES / "med_cdiff" / "utility.json"),

@@ -41,7 +41,7 @@ def render_segmentation_report(metrics: Mapping[str, Any], gallery: bytes | None
         gallery: PNG grid, one row per test image (None: no gallery).
         columns: captions of the gallery's columns.
     """
-    s = metrics["study_settings"]
+    s = metrics["study"]
     structures = metrics["structures"]
     title = f"Segmentation utility: {html.escape(str(metrics.get('restorer', '')))}"
     setting = s["degradation_setting"].get("name", "")
