@@ -26,7 +26,9 @@ Output folder: ``restored/`` (the degraded and restored training images, and a f
 the gallery, with the settings they were made with), ``cells/`` (one JSON result per training set and seed),
 ``metrics.json`` and ``report.html``. A rerun reuses the restorations and every finished cell whose data and
 settings match, and writes ``metrics.json`` and ``report.html`` (atomically, report first) only once every
-cell is done: an interrupted study leaves neither. Guide: ``docs/utility.md``.
+cell is done: an interrupted study leaves neither. An interrupted restoration continues with the batches not
+restored yet (``restored/partial_<fingerprint>/``, removed once ``restored.npz`` is written). Guide:
+``docs/utility.md``.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ import json
 import logging
 import os
 import pickle
+import shutil
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -259,6 +262,7 @@ class SegmentationUtilityStudy:
                         return {k: torch.from_numpy(stored[k]) for k in stored.files if k != "fingerprint"}
             except (OSError, ValueError, KeyError) as err:
                 logger.warning("%s: unreadable, restoring again (%s)", path, err)
+        partial = path.parent / f"partial_{key}"  # finished batches of an interrupted restoration
         out: dict[str, torch.Tensor] = {}
         for name, clean in (("train", train.images), ("gallery", shown)):
             seeds = self._seeds(len(clean))
@@ -267,14 +271,40 @@ class SegmentationUtilityStudy:
                 continue
             condition = restorer.degradation.fixed(clean, setting, seeds)
             out[f"{name}_degraded"] = restorer.degradation.image_part(condition).clamp(-1, 1).float().cpu()
-            out[f"{name}_restored"] = restore_batches(restorer, condition, seeds, self.restore_batch_size,
-                                                      f"restoring {name} images", self.progress)  # fmt: skip
+            out[f"{name}_restored"] = self._restore_in_batches(restorer, condition, seeds, partial, name)
         path.parent.mkdir(parents=True, exist_ok=True)
         buffer = io.BytesIO()
         np.savez(buffer, fingerprint=np.asarray(key), **{k: v.numpy() for k, v in out.items()})
         with atomic_open(path) as handle:
             handle.write(buffer.getvalue())
+        for stale in path.parent.glob("partial_*"):  # this one is now in restored.npz; others are outdated
+            shutil.rmtree(stale, ignore_errors=True)
         return out
+
+    def _restore_in_batches(self, restorer: Any, condition: torch.Tensor, seeds: Sequence[int], folder: Path,
+                            name: str) -> torch.Tensor:  # fmt: skip
+        """``restore_batches`` one batch at a time, each kept in ``folder`` (atomically) so that a rerun continues."""
+        from tqdm import tqdm
+
+        parts = []
+        starts = range(0, len(condition), self.restore_batch_size)
+        for start in tqdm(starts, desc=f"restoring {name} images", unit="batch", disable=not self.progress):
+            stop = min(start + self.restore_batch_size, len(condition))
+            file = folder / f"{name}_{start:06d}_{stop:06d}.npy"
+            if file.is_file():
+                try:
+                    parts.append(torch.from_numpy(np.load(file)))
+                    continue
+                except (OSError, ValueError) as err:
+                    logger.warning("%s: unreadable, restoring the batch again (%s)", file, err)
+            part = restore_batches(restorer, condition[start:stop], seeds[start:stop], stop - start, progress=False)
+            folder.mkdir(parents=True, exist_ok=True)
+            buffer = io.BytesIO()
+            np.save(buffer, part.numpy())
+            with atomic_open(file) as handle:
+                handle.write(buffer.getvalue())
+            parts.append(part)
+        return torch.cat(parts)
 
     # ----------------------------------------------------------------------------------------------- cells
     def training_images(self, name: str, train: SegmentationPairs, restored: Mapping[str, torch.Tensor]) -> torch.Tensor:

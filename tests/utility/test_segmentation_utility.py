@@ -135,6 +135,25 @@ def test_interrupted_study_continues_and_keeps_finished_cells(tmp_path: Path, mo
     assert len(calls) == 6
 
 
+def test_interrupted_restoration_continues_with_the_batches_not_restored_yet(tmp_path: Path) -> None:
+    class Interrupted(FakeRestorer):
+        def __call__(self, condition, seeds):
+            if len(self.calls) == 2:
+                raise KeyboardInterrupt
+            return super().__call__(condition, seeds)
+
+    out, settings = tmp_path / "out", {"restore_batch_size": 2}  # 6 training images: 3 batches, then the gallery
+    with pytest.raises(KeyboardInterrupt):
+        _study(Interrupted(), out, **settings).run()
+    assert len(list(out.glob("restored/partial_*/*.npy"))) == 2 and not (out / "restored" / "restored.npz").exists()
+    restorer = FakeRestorer()
+    resumed = _study(restorer, out, **settings).run()
+    assert [c[1] for c in restorer.calls] == [[4, 5], [0, 1]]  # the last training batch, then the gallery
+    assert not list(out.glob("restored/partial_*")) and (out / "restored" / "restored.npz").is_file()
+    whole = _study(FakeRestorer(), tmp_path / "whole", **settings).run()  # uninterrupted: the same figures
+    assert resumed["settings"] == whole["settings"]
+
+
 # ------------------------------------------------------------------------------------------------ metrics
 
 
