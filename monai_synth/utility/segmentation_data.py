@@ -75,8 +75,7 @@ def _name(entry: dict, key: str) -> str:
 def _entries(source: str | os.PathLike, split: str) -> list[dict]:
     if not os.path.exists(source):
         raise DataError("no such file or folder of real image/mask pairs", source)
-    if os.path.isdir(source) and not any(p.is_file() for p in os.scandir(source)) and not any(
-            e.is_dir() for e in os.scandir(source)):  # fmt: skip
+    if os.path.isdir(source) and not any(os.scandir(source)):
         raise DataError("the folder is empty; give a CSV/JSON datalist with image, mask and split columns", source)
     entries = build_datalist(source, split=split)
     if not entries:

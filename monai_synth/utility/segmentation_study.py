@@ -157,6 +157,8 @@ class SegmentationUtilityStudy:
     ) -> None:
         if not seeds:
             raise ValueError("seeds must name at least one training seed")
+        if structures is not None and (isinstance(structures, str) or not list(structures)):
+            raise ValueError(f"structures must be a non-empty list of names, got {structures!r}")
         if model is not None and model not in MODEL_NAMES:
             raise ValueError(f"model must be one of {MODEL_NAMES}, got {model!r}")
         self.restorer, self.real, self.output_dir = restorer, real, Path(output_dir)
