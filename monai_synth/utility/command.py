@@ -72,7 +72,8 @@ def add_utility_command(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--channels", type=int, default=None, help="image channels (default: as image-size)")
     parser.add_argument("--intensity", default=None, help="real intensity mode (default: the generator's, or auto)")
     parser.add_argument("--window", default=None, help="CT window preset of the real images")
-    parser.add_argument("--sampler", default=None, help="Medfusion or Med-cDiff sampler (default: the bundle's utility.json)")
+    parser.add_argument("--sampler", default=None,
+                        help="Medfusion or Med-cDiff sampler (default: the bundle's utility.json)")
     parser.add_argument("--sampling-steps", type=int, default=None, help="Medfusion or Med-cDiff sampler steps")
     parser.add_argument("--eta", type=float, default=None, help="Medfusion or Med-cDiff DDIM eta")
     parser.add_argument("--guidance-scale", type=float, default=None, help="Medfusion guidance scale")

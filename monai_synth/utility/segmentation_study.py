@@ -309,13 +309,14 @@ class SegmentationUtilityStudy:
         return torch.cat(parts)
 
     # ----------------------------------------------------------------------------------------------- cells
-    def training_images(self, name: str, train: SegmentationPairs, restored: Mapping[str, torch.Tensor]) -> torch.Tensor:
+    def training_images(self, name: str, train: SegmentationPairs,
+                        restored: Mapping[str, torch.Tensor]) -> torch.Tensor:  # fmt: skip
         """The images a training set is made of (always with the real training masks)."""
         return {"real": train.images, "restored": restored["train_restored"],
                 "degraded": restored["train_degraded"]}[name]  # fmt: skip
 
-    def run_cell(self, name: str, seed: int, images: torch.Tensor, train: SegmentationPairs,
-                 test: SegmentationPairs, structures: Sequence[str], key_fingerprint: str) -> dict[str, Any]:  # fmt: skip
+    def run_cell(self, name: str, seed: int, images: torch.Tensor, train: SegmentationPairs, test: SegmentationPairs,
+                 structures: Sequence[str], key_fingerprint: str) -> dict[str, Any]:  # fmt: skip
         """Train one network on ``images`` (with the real training masks) and test it on the real test images."""
         start = time.perf_counter()
         net = train_segmenter(images, train.masks, num_classes=len(structures) + 1, seed=seed, device=self.device,

@@ -285,7 +285,8 @@ def test_bad_pairs_name_the_file_and_the_problem(tmp_path: Path, case: str) -> N
     if case == "no_mask_column":
         source, match = _write_pairs(data, {"train": 2, "test": 1}, columns="image,split"), "have no mask"
     elif case == "shape":
-        source, match = _write_pairs(data, {"train": 2, "test": 1}, mask_size=12), r"case0_mask.nii.gz has shape \(12, 12, 1\), the image \(20, 20, 1\)"
+        source = _write_pairs(data, {"train": 2, "test": 1}, mask_size=12)
+        match = r"case0_mask.nii.gz has shape \(12, 12, 1\), the image \(20, 20, 1\)"
     elif case == "label_range":
         source, match = _write_pairs(data, {"train": 2, "test": 1}, extra_label=5), "label 5, outside 0..2"
     elif case == "non_integer":
