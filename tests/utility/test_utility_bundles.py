@@ -1,5 +1,6 @@
 """``bundles/<model>/utility.json`` runs once on a tiny trained run of each generator (phantom data, 16 px);
-its defaults are the library's; the pool of a run folder equals that of its exported bundle and is reused."""
+its defaults are the library's; the pool of a run folder equals that of its exported bundle and is reused.
+``bundles/med_cdiff/utility.json`` (the segmentation study) runs the same way on a tiny Med-cDiff run."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from monai.bundle import run
@@ -16,6 +18,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bundles"))
 
 import tiny_runs  # noqa: E402
 
+from monai_synth.cli import main  # noqa: E402
+from monai_synth.utility.segmentation_study import SegmentationUtilityStudy  # noqa: E402
 from monai_synth.utility.study import UtilityStudy  # noqa: E402
 from monai_synth.utility.generators import DEFAULT_SAMPLING  # noqa: E402
 
@@ -97,8 +101,6 @@ def test_stylegan2_checkpoints_folder_is_a_generator_too(runs: dict[str, Path], 
 
 
 def test_med_cdiff_config_defaults_are_the_segmentation_study_defaults() -> None:
-    from monai_synth.utility.segmentation_study import SegmentationUtilityStudy
-
     config = _config("med_cdiff")
     assert config["utility"]["_target_"] == "monai_synth.utility.segmentation_study.SegmentationUtilityStudy"
     params = inspect.signature(SegmentationUtilityStudy.__init__).parameters
@@ -139,7 +141,15 @@ def test_med_cdiff_utility_config_runs_on_a_tiny_run(med_cdiff_run: Path, tmp_pa
     bundle = tmp_path / "from_bundle"  # the exported bundle restores the same images
     run(config_file=str(tiny_runs.BUNDLES / "med_cdiff" / "utility.json"),
         checkpoint_dir=str(med_cdiff_run / "bundle_diffusion"), output_dir=str(bundle), **SEGMENTATION_TINY)
-    import numpy as np
-
     with np.load(out / "restored" / "restored.npz") as a, np.load(bundle / "restored" / "restored.npz") as b:
         assert np.array_equal(a["train_restored"], b["train_restored"])
+
+
+def test_cli_on_a_med_cdiff_run_folder_runs_the_segmentation_study(med_cdiff_run: Path, tmp_path: Path) -> None:
+    out = tmp_path / "cli"
+    argv = ["utility", str(med_cdiff_run), "--real", "", "--out", str(out), "--seeds", "0", "--epochs", "1",
+            "--phantom-count", "4", "--sampling-steps", "2", "--bootstrap", "20", "--device", "cpu"]  # fmt: skip
+    assert main(argv) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["utility"] == "segmentation" and metrics["restorer"] == str(med_cdiff_run)
+    assert metrics["study"]["restorer"].startswith("Med-cDiff diffusion, sr")
