@@ -15,7 +15,8 @@ Subcommands:
 - ``compare`` / ``ablate-stylegan2``: models trained at equal compute, one table (``monai_synth.comparison``).
 - ``pacs echo|find|pull|push``: talk to a PACS (``monai_synth.deploy.pacs``).
 - ``audit SOURCE --out DIR``: memorization and privacy audit of synthetic images (``monai_synth.privacy``).
-- ``utility SOURCE --real PATH --out DIR``: downstream utility of synthetic images (``monai_synth.utility``).
+- ``utility SOURCE --real PATH --out DIR``: downstream utility of synthetic images, or the segmentation utility of
+  a Med-cDiff restorer's outputs (``monai_synth.utility``).
 """
 
 from __future__ import annotations

@@ -24,20 +24,35 @@ from monai_synth.io.model_bundle import is_exported_bundle, read_bundle_settings
 from monai_synth.metrics.utility.pool import GenerativeModel
 from monai_synth.networks.stylegan2_checkpoint import load_stylegan2_generator
 
-__all__ = ["DEFAULT_SAMPLING", "model_kind", "open_model"]
+__all__ = ["DEFAULT_SAMPLING", "is_restorer", "model_kind", "open_model"]
 
 DEFAULT_SAMPLING: dict[str, dict[str, Any]] = {
     "medfusion": {"sampler": "ddim", "steps": 50, "eta": 1.0, "guidance_scale": 2.0, "precision": "fp32"},
     "stylegan2_ada": {"truncation_psi": 1.0},
+    "med_cdiff": {"sampler": "ddim", "steps": 50, "eta": 1.0, "strength": 0.35},
 }
-"""Sampling settings of the pool per model kind (what ``bundles/<kind>/utility.json`` sets)."""
+"""Sampling settings per model kind (what ``bundles/<kind>/utility.json`` sets): the pool of a generator, the
+restorations of a Med-cDiff model (its ``evaluate.json`` settings)."""
+
+
+def is_restorer(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is a Med-cDiff run folder or exported bundle (a restorer: the segmentation study)."""
+    if not os.path.isdir(path):
+        return False
+    if is_exported_bundle(path):
+        return read_bundle_settings(path)["kind"] == "med_cdiff"
+    try:
+        return detect_run_kind(path) == "med_cdiff"
+    except FileNotFoundError:
+        return False
 
 
 def model_kind(path: str | os.PathLike) -> str | None:
     """``"medfusion"`` / ``"stylegan2_ada"`` when ``path`` holds a trained generator; None for anything else.
 
     Raises:
-        DataError: the path holds a Med-cDiff model (it restores images; it has no classes to generate).
+        DataError: the path holds a Med-cDiff model (it restores images; it has no classes to generate: its
+            utility is :class:`~monai_synth.utility.segmentation_study.SegmentationUtilityStudy`'s).
     """
     if not os.path.isdir(path):
         return None
@@ -50,8 +65,9 @@ def model_kind(path: str | os.PathLike) -> str | None:
             # a StyleGAN2-ADA checkpoints folder (what sample.json's checkpoint_dir names) is a generator too
             return "stylegan2_ada" if any(Path(path).glob("stylegan2_checkpoint_*.pt")) else None
     if kind == "med_cdiff":
-        raise DataError("a Med-cDiff model restores images and has no classes to generate; utility needs a "
-                        "Medfusion or StyleGAN2-ADA model, or a folder of labelled synthetic images", path)
+        raise DataError("a Med-cDiff model restores images and has no classes to generate; the classification "
+                        "utility needs a Medfusion or StyleGAN2-ADA model, or a folder of labelled synthetic images "
+                        "(for a Med-cDiff model use SegmentationUtilityStudy, which monai-synth utility runs)", path)
     return kind
 
 

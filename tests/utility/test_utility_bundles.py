@@ -1,5 +1,6 @@
 """``bundles/<model>/utility.json`` runs once on a tiny trained run of each generator (phantom data, 16 px);
-its defaults are the library's; the pool of a run folder equals that of its exported bundle and is reused."""
+its defaults are the library's; the pool of a run folder equals that of its exported bundle and is reused.
+``bundles/med_cdiff/utility.json`` (the segmentation study) runs the same way on a tiny Med-cDiff run."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from monai.bundle import run
@@ -16,6 +18,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bundles"))
 
 import tiny_runs  # noqa: E402
 
+from monai_synth.cli import main  # noqa: E402
+from monai_synth.utility.segmentation_study import SegmentationUtilityStudy  # noqa: E402
 from monai_synth.utility.study import UtilityStudy  # noqa: E402
 from monai_synth.utility.generators import DEFAULT_SAMPLING  # noqa: E402
 
@@ -91,3 +95,61 @@ def test_run_folder_and_exported_bundle_give_the_same_pool_which_is_reused(runs:
 def test_stylegan2_checkpoints_folder_is_a_generator_too(runs: dict[str, Path], tmp_path: Path) -> None:
     metrics = UtilityStudy(runs["stylegan2_ada"] / "checkpoints", "", tmp_path / "u", **TINY, progress=False).run()
     assert metrics["synthetic_kind"] == "stylegan2_ada"
+
+
+# ------------------------------------------------------------------------------------------------ Med-cDiff
+
+
+def test_med_cdiff_config_defaults_are_the_segmentation_study_defaults() -> None:
+    config = _config("med_cdiff")
+    assert config["utility"]["_target_"] == "monai_synth.utility.segmentation_study.SegmentationUtilityStudy"
+    params = inspect.signature(SegmentationUtilityStudy.__init__).parameters
+    for key, value in config["utility"].items():
+        if key == "_target_":
+            continue
+        assert value.startswith("@") and key in params, key
+        default = params[key].default
+        if default is inspect.Parameter.empty or key in ("device", "sampling"):
+            continue
+        given = config[value[1:]]
+        assert (list(default) if isinstance(default, tuple) else default) == given, key
+    assert config["sampling"] == DEFAULT_SAMPLING["med_cdiff"]
+    evaluate = json.loads((tiny_runs.BUNDLES / "med_cdiff" / "evaluate.json").read_text())
+    assert config["sampling"] == {k: evaluate[k] for k in ("sampler", "steps", "eta", "strength")}
+
+
+@pytest.fixture(scope="module")
+def med_cdiff_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    torch.manual_seed(0)
+    return tiny_runs.train_med_cdiff(tmp_path_factory.mktemp("utility_med_cdiff") / "run", "diffusion")
+
+
+SEGMENTATION_TINY = {"seeds": [0], "epochs": 1, "phantom_count": 4, "num_bootstrap": 20, "gallery": 2,
+                     "sampling#steps": 2, "device": "cpu", "progress": False}  # fmt: skip
+
+
+def test_med_cdiff_utility_config_runs_on_a_tiny_run(med_cdiff_run: Path, tmp_path: Path) -> None:
+    out = tmp_path / "utility"
+    run(config_file=str(tiny_runs.BUNDLES / "med_cdiff" / "utility.json"), checkpoint_dir=str(med_cdiff_run),
+        output_dir=str(out), **SEGMENTATION_TINY)  # fmt: skip
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["complete"] and metrics["utility"] == "segmentation" and (out / "report.html").is_file()
+    assert metrics["n_real_train"] == 4 and metrics["n_real_test"] == 4 and metrics["image_size"] == 16
+    assert set(metrics["settings"]) == {"real", "restored", "degraded"}
+    assert metrics["study"]["task"] == "sr" and metrics["study"]["sampling"]["steps"] == 2
+
+    bundle = tmp_path / "from_bundle"  # the exported bundle restores the same images
+    run(config_file=str(tiny_runs.BUNDLES / "med_cdiff" / "utility.json"),
+        checkpoint_dir=str(med_cdiff_run / "bundle_diffusion"), output_dir=str(bundle), **SEGMENTATION_TINY)
+    with np.load(out / "restored" / "restored.npz") as a, np.load(bundle / "restored" / "restored.npz") as b:
+        assert np.array_equal(a["train_restored"], b["train_restored"])
+
+
+def test_cli_on_a_med_cdiff_run_folder_runs_the_segmentation_study(med_cdiff_run: Path, tmp_path: Path) -> None:
+    out = tmp_path / "cli"
+    argv = ["utility", str(med_cdiff_run), "--real", "", "--out", str(out), "--seeds", "0", "--epochs", "1",
+            "--phantom-count", "4", "--sampling-steps", "2", "--bootstrap", "20", "--device", "cpu"]  # fmt: skip
+    assert main(argv) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["utility"] == "segmentation" and metrics["restorer"] == str(med_cdiff_run)
+    assert metrics["study"]["restorer"].startswith("Med-cDiff diffusion, sr")

@@ -6,6 +6,8 @@
 - :mod:`.classifiers`, :mod:`.cell`: train and test one classifier per cell;
 - :mod:`.inputs`, :mod:`.pool`: real splits, a folder of synthetic images, a generator's pool of images;
 - :mod:`.store`, :mod:`.summary`, :mod:`.report`: finished cells on disk, figures per setting, ``report.html``.
+- :mod:`.segmentation`, :mod:`.segmentation_report`: Dice and HD95 per image and structure, their summary over
+  seeds with bootstrap intervals, and the report of the segmentation utility of restored images.
 
 The study that opens run folders and bundles and runs all of it is ``monai_synth.utility.UtilityStudy``
 (``monai-synth utility``, ``bundles/*/utility.json``); it sits above the engines, which this package may not

@@ -31,7 +31,8 @@ from monai_synth.data.errors import DataError
 from monai_synth.metrics.image_sets import load_image_set
 from monai_synth.transforms import make_intensity_transform
 
-__all__ = ["LabelledImages", "check_real_classes", "native_shape", "read_real", "read_synthetic_folder"]
+__all__ = ["LabelledImages", "check_real_classes", "native_shape", "read_real", "read_synthetic_folder",
+           "resize_image"]
 
 logger = logging.getLogger(__name__)
 
@@ -73,7 +74,7 @@ def native_shape(source: str | os.PathLike | None, split: str, phantom_count: in
     return (shape[0], shape[-2], shape[-1])
 
 
-def _resize(image: torch.Tensor, size: int) -> torch.Tensor:
+def resize_image(image: torch.Tensor, size: int) -> torch.Tensor:
     """(C, H, W) to (C, size, size): antialiased bilinear when shrinking, bicubic when enlarging (as training)."""
     if tuple(image.shape[-2:]) == (size, size):
         return image
@@ -118,7 +119,7 @@ def read_real(
             image = image.mean(0, keepdim=True)
         elif channels == 3 and image.shape[0] == 1:
             image = image.expand(3, -1, -1)
-        images.append(_resize(image, image_size))
+        images.append(resize_image(image, image_size))
     labels = torch.tensor([int(e["label"]) for e in entries], dtype=torch.long)
     n = num_classes or int(labels.max()) + 1
     names = list(class_names(source or None, split=split) or [])
