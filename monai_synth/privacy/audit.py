@@ -87,7 +87,7 @@ class MemorizationAudit:
         phantom_count: images of a phantom training/hold-out set (``None``: the run's record, else 512).
         num_samples: synthetic images sampled from a model source.
         sample: sampler settings (``sampler``, ``steps``, ``eta``, ``guidance_scale``, ``batch_size``,
-            ``truncation_psi``; see :data:`monai_synth.privacy.sampling.DEFAULT_SAMPLING`).
+            ``truncation_psi``; see :func:`monai_synth.privacy.sampling.default_sampling`).
         spaces: any of ``"pixel"``, ``"inception"``, ``"self_supervised"``.
         self_supervised: encoder settings (:data:`DEFAULT_SELF_SUPERVISED`).
         membership: attack settings, over :data:`DEFAULT_MEMBERSHIP`; ``{"enabled": False}``: off.

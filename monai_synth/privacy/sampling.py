@@ -22,16 +22,20 @@ from monai_synth.engines.medfusion.pipeline import MedfusionPipeline
 from monai_synth.engines.stylegan2.sample_writer import StyleGAN2SampleWriter
 from monai_synth.io import sha256_file
 from monai_synth.io.atomic import atomic_open
+from monai_synth.io.bundle_configs import config_defaults
 from monai_synth.networks.stylegan2_checkpoint import load_stylegan2_generator
 from monai_synth.privacy.sources import SourceInfo
 
-__all__ = ["DEFAULT_SAMPLING", "class_counts", "sample_synthetic"]
+__all__ = ["class_counts", "default_sampling", "sample_synthetic"]
 
 logger = logging.getLogger(__name__)
 
-#: sampler settings of Medfusion samples (those of ``bundles/medfusion/train.json``'s ``sample``)
-DEFAULT_SAMPLING: dict[str, Any] = {"sampler": "ddim", "steps": 50, "eta": 1.0, "guidance_scale": 2.0,
-                                    "batch_size": 32, "truncation_psi": 1.0}
+
+
+def default_sampling(kind: str) -> dict[str, Any]:
+    """Sampler settings of an audit's synthetic images for a ``kind`` model, read from ``bundles/<kind>/audit.json``
+    (``sample``), the one place they live."""
+    return dict(config_defaults(kind, "audit.json", ["sample"])["sample"])
 
 
 def class_counts(total: int, num_classes: int) -> list[int]:
@@ -82,12 +86,12 @@ def sample_synthetic(source: SourceInfo, folder: Path, num_samples: int, setting
             (:func:`~monai_synth.privacy.sources.describe_source`).
         folder: where the images go (``<output>/synthetic``).
         num_samples: images in all.
-        settings: sampler settings (:data:`DEFAULT_SAMPLING` keys).
+        settings: sampler settings overriding :func:`default_sampling` of the source's kind.
         seed: seed of the first image.
         device: torch device.
         model: an already loaded Medfusion model (``load_medfusion``), to avoid loading it twice.
     """
-    s = {**DEFAULT_SAMPLING, **(settings or {})}
+    s = {**default_sampling(source.kind), **(settings or {})}
     if num_samples < 1:
         raise ValueError(f"num_samples must be at least 1, got {num_samples}")
     if source.kind == "medfusion":

@@ -20,19 +20,18 @@ from monai_synth.engines.medfusion import load_medfusion
 from monai_synth.engines.medfusion.pipeline import MedfusionPipeline
 from monai_synth.export.run_folder import detect_run_kind
 from monai_synth.io import sha256_file
+from monai_synth.io.bundle_configs import config_defaults
 from monai_synth.io.model_bundle import is_exported_bundle, read_bundle_settings
 from monai_synth.metrics.utility.pool import GenerativeModel
 from monai_synth.networks.stylegan2_checkpoint import load_stylegan2_generator
 
-__all__ = ["DEFAULT_SAMPLING", "is_restorer", "model_kind", "open_model"]
+__all__ = ["default_sampling", "is_restorer", "model_kind", "open_model"]
 
-DEFAULT_SAMPLING: dict[str, dict[str, Any]] = {
-    "medfusion": {"sampler": "ddim", "steps": 50, "eta": 1.0, "guidance_scale": 2.0, "precision": "fp32"},
-    "stylegan2_ada": {"truncation_psi": 1.0},
-    "med_cdiff": {"sampler": "ddim", "steps": 50, "eta": 1.0, "strength": 0.35},
-}
-"""Sampling settings per model kind (what ``bundles/<kind>/utility.json`` sets): the pool of a generator, the
-restorations of a Med-cDiff model (its ``evaluate.json`` settings)."""
+def default_sampling(kind: str) -> dict[str, Any]:
+    """Sampling settings of ``kind`` (``"medfusion"``, ``"stylegan2_ada"``, ``"med_cdiff"``), read from
+    ``bundles/<kind>/utility.json`` (``sampling``), the one place they live: the pool of a generator, the
+    restorations of a Med-cDiff model."""
+    return dict(config_defaults(kind, "utility.json", ["sampling"])["sampling"])
 
 
 def is_restorer(path: str | os.PathLike) -> bool:
@@ -117,7 +116,7 @@ def open_model(path: str | os.PathLike, device: str | torch.device = "cpu",
     Args:
         path: the run folder or bundle.
         device: where to run it.
-        sampling: sampling settings overriding :data:`DEFAULT_SAMPLING` of its kind (None values are ignored).
+        sampling: sampling settings overriding :func:`default_sampling` of its kind (None values are ignored).
 
     Raises:
         DataError: not a generator folder, a Med-cDiff model, or an unconditional StyleGAN2-ADA generator.
@@ -125,8 +124,9 @@ def open_model(path: str | os.PathLike, device: str | torch.device = "cpu",
     kind = model_kind(path)
     if kind is None:
         raise DataError("not a Medfusion or StyleGAN2-ADA run folder or exported bundle", path)
-    settings = {**DEFAULT_SAMPLING[kind], **{k: v for k, v in (sampling or {}).items() if v is not None}}
-    settings = {k: v for k, v in settings.items() if k in DEFAULT_SAMPLING[kind]}
+    defaults = default_sampling(kind)
+    settings = {**defaults, **{k: v for k, v in (sampling or {}).items() if v is not None}}
+    settings = {k: v for k, v in settings.items() if k in defaults}
     opener = _medfusion if kind == "medfusion" else _stylegan2
     with torch.no_grad():
         return opener(Path(path), torch.device(device), settings)

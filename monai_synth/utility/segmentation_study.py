@@ -62,7 +62,7 @@ from monai_synth.metrics.report import image_grid_png
 from monai_synth.metrics.utility.segmentation import segmentation_per_image, summarise_segmentation
 from monai_synth.metrics.utility.segmentation_report import render_segmentation_report
 from monai_synth.metrics.utility.store import CellStore, fingerprint
-from monai_synth.utility.generators import DEFAULT_SAMPLING, is_restorer
+from monai_synth.utility.generators import default_sampling, is_restorer
 from monai_synth.utility.segmentation_data import SegmentationPairs, read_segmentation_pairs
 
 __all__ = ["SETTINGS", "COMPARISONS", "SegmentationUtilityStudy"]
@@ -115,7 +115,7 @@ class SegmentationUtilityStudy:
         lr: peak learning rate (AdamW, one-cycle).
         base_filters: filters of the DynUNet's first level.
         sampling: the restorer's diffusion sampling (``sampler``, ``steps``, ``eta``, ``strength``); missing keys
-            take :data:`~monai_synth.utility.generators.DEFAULT_SAMPLING` ``["med_cdiff"]``.
+            take :func:`~monai_synth.utility.generators.default_sampling` ``("med_cdiff")``.
         restore_seed: seed of the degradation and restoration of every image.
         restore_batch_size: images restored at once.
         gallery: test images shown in the report (also degraded and restored for it).
@@ -170,10 +170,11 @@ class SegmentationUtilityStudy:
         self.training = {"epochs": int(epochs), "batch_size": int(batch_size), "lr": float(lr),
                          "base_filters": int(base_filters)}  # fmt: skip
         given = {k: v for k, v in dict(sampling or {}).items() if v is not None}
-        unknown = sorted(set(given) - set(DEFAULT_SAMPLING["med_cdiff"]))
+        defaults = default_sampling("med_cdiff")
+        unknown = sorted(set(given) - set(defaults))
         if unknown:
-            raise ValueError(f"unknown sampling setting(s) {unknown}; known: {sorted(DEFAULT_SAMPLING['med_cdiff'])}")
-        self.sampling = {**DEFAULT_SAMPLING["med_cdiff"], **given}
+            raise ValueError(f"unknown sampling setting(s) {unknown}; known: {sorted(defaults)}")
+        self.sampling = {**defaults, **given}
         self.restore_seed, self.restore_batch_size = int(restore_seed), int(restore_batch_size)
         self.gallery = max(0, int(gallery))
         self.num_bootstrap, self.confidence, self.bootstrap_seed = int(num_bootstrap), float(confidence), bootstrap_seed

@@ -97,7 +97,7 @@ class UtilityStudy:
         phantom_count: phantom images per split when ``real`` is empty.
         sampling: sampling settings of the generator (Medfusion: ``sampler``, ``steps``, ``eta``,
             ``guidance_scale``, ``precision``; StyleGAN2-ADA: ``truncation_psi``); missing keys take
-            :data:`~monai_synth.utility.generators.DEFAULT_SAMPLING`.
+            :func:`~monai_synth.utility.generators.default_sampling`.
         sample_seed: seed of the first synthetic image (image i of class c: ``sample_seed + 1e6 c + i``).
         sample_batch_size: images generated at once.
         num_bootstrap: bootstrap replicates of every interval (0: none).
