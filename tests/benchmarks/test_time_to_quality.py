@@ -79,3 +79,14 @@ def test_study_trains_each_recipe_and_budget_once_and_resumes(tmp_path: Path, ca
     assert {p: p.stat().st_mtime_ns for p in tmp_path.glob("runs/*/diffusion/final.pt")} == stamps and len(stamps) == 2
     assert second["runs"] == results["runs"] and second["sweep"] == results["sweep"]
     assert again.images_seen == 32  # the real test set only: no run sampled again
+
+    # the study's seed convention (library): image i of class c from seed + 1_000_000 c + i, whatever the batch
+    from monai_synth.engines.medfusion import load_medfusion
+    from monai_synth.engines.medfusion.pipeline import MedfusionPipeline
+
+    pipeline = MedfusionPipeline(load_medfusion(tmp_path / "runs" / "new_0.05min"), "ddim", 2, 0.0, 2.0)
+    images, labels = pipeline.per_class(3, seed=7, batch_size=2)
+    assert labels.tolist() == [0, 0, 0, 1, 1, 1]
+    torch.testing.assert_close(images, pipeline.per_class(3, seed=7, batch_size=50)[0], rtol=0, atol=1e-4)
+    torch.testing.assert_close(images[4:], pipeline(torch.tensor([1, 1]), seed=7 + 1_000_000, first_index=1),
+                               rtol=0, atol=1e-4)
