@@ -18,9 +18,9 @@ import json
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
+from monai_synth.data.ctr import measurable_ctr_share
 from monai_synth.engines.image_tensors import load_image_tensors
 from monai_synth.engines.medfusion.pipeline import MedfusionPipeline
 from monai_synth.engines.medfusion import load_medfusion
@@ -39,20 +39,9 @@ def generate_set(model: dict, per_class: int, setting: tuple[str, int, float], a
     sampler, steps, eta = setting
     pipeline = MedfusionPipeline(model, sampler=sampler, steps=steps, eta=eta, guidance_scale=a.guidance_scale,
                                  precision=a.precision, channels_last=True)
-    out, start = [], time.perf_counter()
-    for label in range(int(model["num_classes"])):
-        for first in range(0, per_class, a.batch):
-            k = min(a.batch, per_class - first)
-            out.append(pipeline(torch.full((k,), label), seed=a.seed + 1_000_000 * label, first_index=first))
-    return torch.cat(out), time.perf_counter() - start
-
-
-def measurable_ctr_share(images: torch.Tensor) -> float:
-    """Share of images on which ``measure_ctr`` finds lungs and heart (phantom runs)."""
-    from monai_synth.data import measure_ctr
-
-    values = np.array([measure_ctr(im.numpy()) for im in images], dtype=float)
-    return float((~np.isnan(values)).mean())
+    start = time.perf_counter()
+    images, _ = pipeline.per_class(per_class, a.seed, a.batch)
+    return images, time.perf_counter() - start
 
 
 def main() -> None:

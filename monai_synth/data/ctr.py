@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from scipy import ndimage
 
-__all__ = ["ctr_from_masks", "measure_ctr", "measure_ctr_batch"]
+__all__ = ["ctr_from_masks", "measurable_ctr_share", "measure_ctr", "measure_ctr_batch"]
 
 _MIN_LUNG_AREA = 0.01  # fraction of the image a lung must cover at least
 _MIN_SIZE = 16
@@ -286,3 +286,12 @@ def measure_ctr_batch(images: np.ndarray | torch.Tensor | Iterable) -> np.ndarra
     if isinstance(images, (np.ndarray, torch.Tensor)) and images.ndim not in (3, 4):
         raise ValueError(f"measure_ctr_batch expects (B, H, W) or (B, C, H, W), got {tuple(images.shape)}")
     return np.array([measure_ctr(img) for img in images], dtype=np.float64)
+
+
+def measurable_ctr_share(images: np.ndarray | torch.Tensor | Iterable) -> float:
+    """Share of images on which :func:`measure_ctr` finds lungs and heart (nan for no images).
+
+    On phantom radiographs this is the share of generated images that show the anatomy at all.
+    """
+    values = measure_ctr_batch(images)
+    return float((~np.isnan(values)).mean()) if values.size else math.nan

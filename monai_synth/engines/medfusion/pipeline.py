@@ -62,6 +62,23 @@ class MedfusionPipeline:
         return replace(self, **changes)
 
     @torch.no_grad()
+    def per_class(self, count: int, seed: int, batch_size: int = 50) -> tuple[torch.Tensor, torch.Tensor]:
+        """``count`` images of every class and their labels, on the CPU, class by class.
+
+        Image ``i`` of class ``c`` is seeded ``seed + 1_000_000 * c + i`` whatever ``batch_size`` is, so sets drawn
+        with other sampler settings (or from other models) start from the same noise, image by image.
+        """
+        images, labels = [], []
+        for label in range(self.num_classes):
+            for first in range(0, count, batch_size):
+                k = min(batch_size, count - first)
+                images.append(self(torch.full((k,), label), seed=seed + 1_000_000 * label, first_index=first).cpu())
+                labels.append(torch.full((k,), label))
+        if not images:
+            return torch.zeros(0), torch.zeros(0, dtype=torch.long)
+        return torch.cat(images), torch.cat(labels)
+
+    @torch.no_grad()
     def __call__(self, labels: torch.Tensor, seed: int, first_index: int = 0, progress: bool = False) -> torch.Tensor:
         """``len(labels)`` images in [-1, 1] of the given classes, (B, C, H, W) on ``device``."""
         unet: nn.Module = self.model["unet"]

@@ -1,0 +1,508 @@
+"""Time to quality of Medfusion training recipes: quality against training minutes, then against sampler steps.
+
+Each recipe is a small set of overrides of ``bundles/medfusion/train.json``; every (recipe, budget) is trained by
+the bundle's own command in a subprocess, as a user would run it (``budget_minutes`` covers the autoencoder and
+the diffusion phase, split by the bundle's ``autoencoder_budget_share``)::
+
+  python -m monai.bundle run --config_file bundles/medfusion/train.json --dataset_dir DATA --split train \
+      --image_size S --budget_minutes B --output_dir OUT/runs/<recipe>_<B>min [recipe overrides] \
+      [--override ...] --evaluation#interval 0
+
+Recipes (:data:`RECIPES`):
+
+- ``new``: the bundle's defaults as they are in ``train.json`` (v-prediction, its ``sample`` settings);
+- ``old``: the 2020-2022 recipe at the same widths: epsilon prediction, sampled by DDIM 50 steps with eta 1 (the
+  only setting that gave usable images with epsilon prediction);
+- ``flow``: rectified flow (velocity prediction, ``noise_schedule#kind rectified_flow``), sampled by Euler with
+  the bundle's steps and guidance.
+
+Each trained run is scored with the sampler settings its training recorded (``metrics.json#sampler``, i.e. the
+recipe's own): ``--per-class`` images per class, the same seeds for every run, against the real test split
+(the phantom: a second phantom draw, seed 1):
+
+- FID, KID, precision and recall (Inception pool3 features, :mod:`monai_synth.metrics`);
+- conditional fidelity, overall and per class: a classifier trained once on the real training split (cached in
+  ``OUT/classifier.pt``) labels the samples; the share labelled with the class they were generated for;
+- anatomy share: on the phantom, the share of samples whose cardiothoracic ratio can be measured (lungs and
+  heart found, :func:`monai_synth.data.ctr.measurable_ctr_share`). On real data there is no anatomy detector:
+  the share of samples that the real-trained classifier labels with a max softmax >= 0.9 ("recognisable
+  share") stands in for it. It is a proxy: a confident classifier is not a radiologist, and a confidently
+  labelled image may still be anatomically wrong.
+
+Then (``--sweep``, on by default) the run with the lowest FID is sampled again with 5, 10, 20, 50 and 150
+steps of each sampler that fits its objective: DDIM eta 0, DPM-Solver++ 2M and DDIM eta 1 for epsilon / v
+prediction; Euler and Heun for rectified flow.
+
+The study is resumable: a run whose ``metrics.json`` exists is not trained again, and ``results.json`` is
+written (atomically) after each evaluated run and each sweep point; a rerun skips what it holds. Outputs in
+``--out``: ``results.json``, ``results.md`` (also printed), ``time_to_quality.png``, ``steps.png``, the run
+folders under ``runs/`` and their training logs.
+
+Real study (idle machine, one run; see benchmarks/README.md):
+
+  python benchmarks/quality/time_to_quality.py --out runs/time_to_quality/mednist_64
+
+Smoke run (tiny networks, phantom): ``--data '' --image-size 16 --budgets 0.05 --per-class 2 --override KEY=VALUE ...``
+with the tiny overrides of tests/benchmarks/test_time_to_quality.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import shlex
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+REPO = Path(__file__).resolve().parents[2]
+if str(REPO) not in sys.path:  # run as a script from any folder: this checkout's library
+    sys.path.insert(0, str(REPO))
+
+from monai_synth.data.ctr import measurable_ctr_share  # noqa: E402
+from monai_synth.engines.image_tensors import load_image_tensors  # noqa: E402
+from monai_synth.engines.medfusion import load_medfusion  # noqa: E402
+from monai_synth.engines.medfusion.pipeline import MedfusionPipeline  # noqa: E402
+from monai_synth.engines.run_files import now_iso, save_json_atomic  # noqa: E402
+from monai_synth.io.json_values import json_ready  # noqa: E402
+from monai_synth.metrics.fidelity import fidelity_metrics  # noqa: E402
+from monai_synth.metrics.utility.classifiers import build_network, predict_probabilities, train_network  # noqa: E402
+from monai_synth.metrics.utility.conditional import conditional_fidelity  # noqa: E402
+
+TRAIN_JSON = REPO / "bundles" / "medfusion" / "train.json"
+DEFAULT_DATA = str((REPO / ".." / "shared" / "data" / "mednist_64_500" / "split.csv").resolve())
+
+#: Recipes as overrides of ``bundles/medfusion/train.json`` (``#`` ids as on the bundle command line). ``new`` is
+#: the bundle as it is; values starting with ``$`` are MONAI expressions (``$None``: unset a default).
+RECIPES: dict[str, dict[str, Any]] = {
+    "new": {},
+    "old": {"prediction": "epsilon", "sample#steps": 50, "sample#eta": 1.0, "evaluation#steps": 50,
+            "evaluation#eta": 1.0},
+    "flow": {"prediction": "velocity", "noise_schedule#kind": "rectified_flow", "noise_schedule#beta_start": "$None",
+             "noise_schedule#beta_end": "$None", "sample#sampler": "euler", "evaluation#sampler": "euler"},
+}  # fmt: skip
+
+#: Samplers of the step sweep (sampler, eta) by what the UNet predicts.
+SWEEP_SAMPLERS: dict[str, list[tuple[str, float]]] = {
+    "epsilon": [("ddim", 0.0), ("dpmpp_2m", 0.0), ("ddim", 1.0)],
+    "v": [("ddim", 0.0), ("dpmpp_2m", 0.0), ("ddim", 1.0)],
+    "velocity": [("euler", 0.0), ("heun", 0.0)],
+}
+RECOGNISABLE = 0.9  # max softmax of the real-trained classifier that counts a sample as recognisable (real data)
+
+
+# --------------------------------------------------------------------------------------------------- training
+def run_name(recipe: str, budget: float) -> str:
+    return f"{recipe}_{budget:g}min"
+
+
+def cli_value(value: Any) -> str:
+    """A value as the bundle command line reads it (strings as they are, the rest as Python literals)."""
+    return value if isinstance(value, str) else repr(value)
+
+
+def parse_override(text: str) -> tuple[str, str]:
+    """``"unet_def#channels=[16,32]"`` -> ("unet_def#channels", "[16,32]") (the value is passed on as typed)."""
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"an override is KEY=VALUE, got {text!r}")
+    return key.lstrip("-"), value
+
+
+def train_command(recipe: str, budget: float, run_dir: Path, a: argparse.Namespace) -> list[str]:
+    """The bundle command of one (recipe, budget): the study's data, size and budget, the recipe, the overrides."""
+    cmd = [sys.executable, "-m", "monai.bundle", "run", "--config_file", str(TRAIN_JSON), "--dataset_dir", a.data,
+           "--split", "train", "--image_size", str(a.image_size), "--budget_minutes", f"{budget:g}",
+           "--output_dir", str(run_dir)]  # fmt: skip
+    if a.device:
+        cmd += ["--device", a.device]
+    for key, value in [*RECIPES[recipe].items(), *a.override]:
+        cmd += [f"--{key}", cli_value(value)]
+    return cmd + ["--evaluation#interval", "0"]
+
+
+def train(recipe: str, budget: float, a: argparse.Namespace) -> dict[str, Any]:
+    """Train one run unless it is finished; return its training record (measured wall seconds, command)."""
+    runs = a.out / "runs"
+    run_dir, record_path = runs / run_name(recipe, budget), runs / f"{run_name(recipe, budget)}.train.json"
+    if (run_dir / "metrics.json").is_file():
+        return json.loads(record_path.read_text()) if record_path.is_file() else {"wall_seconds": None,
+                                                                                    "note": "trained outside the study"}
+    runs.mkdir(parents=True, exist_ok=True)
+    cmd = train_command(recipe, budget, run_dir, a)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p)}
+    resumed = run_dir.exists()
+    log = runs / f"{run_name(recipe, budget)}.log"
+    print(f"[train] {run_name(recipe, budget)}: {shlex.join(cmd[1:])}", flush=True)
+    start = time.perf_counter()
+    with log.open("a") as fh:
+        done = subprocess.run(cmd, cwd=REPO, env=env, stdout=fh, stderr=subprocess.STDOUT)
+    wall = time.perf_counter() - start
+    if done.returncode != 0 or not (run_dir / "metrics.json").is_file():
+        tail = "".join(log.read_text().splitlines(keepends=True)[-20:])
+        raise RuntimeError(f"training {run_name(recipe, budget)} failed (exit {done.returncode}); log {log}:\n{tail}")
+    record = {"wall_seconds": round(wall, 2), "resumed": resumed, "finished_at": now_iso(), "command": cmd[1:]}
+    save_json_atomic(record, record_path)
+    return record
+
+
+def budget_record(metrics: dict) -> dict[str, Any]:
+    """Planned and spent seconds of the two phases, as the run recorded them (``metrics.json#budget``)."""
+    phases = metrics.get("budget") or {}
+    total = {
+        "planned_seconds": sum(float(p.get("budget_seconds", 0.0)) for p in phases.values()),
+        "spent_train_seconds": sum(float(p.get("spent_train_seconds", 0.0)) for p in phases.values()),
+        "spent_wall_seconds": sum(float(p.get("spent_wall_seconds", 0.0)) for p in phases.values()),
+    }
+    return {"phases": phases, **{k: round(v, 2) for k, v in total.items()}}
+
+
+# ------------------------------------------------------------------------------------------------- evaluation
+class Reference:
+    """The real sets of the study, their features and the classifier trained on the real training split."""
+
+    def __init__(self, a: argparse.Namespace, image_size: int, channels: int, extractor) -> None:
+        data = a.data or None
+        self.phantom = data is None
+        kw = {"phantom_count": a.phantom_count}
+        self.train = load_image_tensors(data, image_size, channels, split="train", seed=0, **kw)
+        self.test = load_image_tensors(data, image_size, channels, split="test", seed=1,
+                                       num_classes=self.train.num_classes, **kw)  # fmt: skip
+        self.class_names = list(self.train.class_names)
+        self.extractor = extractor
+        self.test_features = extractor(self.test.images)
+        self.classifier, self.classifier_info = self._classifier(a, data, image_size, channels)
+        self.test_predicted = predict_probabilities(self.classifier, self.test.images).argmax(1)
+
+    def _classifier(self, a, data, image_size: int, channels: int):
+        steps = a.classifier_steps or 8 * max(1, len(self.train) // 64)
+        key = {"data": data or "phantom", "image_size": image_size, "channels": channels, "network": a.classifier,
+               "steps": steps, "seed": 0, "num_classes": len(self.class_names), "n_train": len(self.train)}
+        path = a.out / "classifier.pt"
+        torch.manual_seed(0)
+        net = build_network(a.classifier, channels, image_size, len(self.class_names))
+        cached = torch.load(path, map_location="cpu", weights_only=True) if path.is_file() else None
+        if cached is not None and json.loads(cached["key"]) == key:
+            net.load_state_dict(cached["state"])
+            return net.eval(), {**key, "cached": True}
+        with torch.enable_grad():
+            start = time.perf_counter()
+            net = train_network(net, self.train.images, self.train.labels, steps, seed=0)
+        a.out.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(".classifier.pt.tmp")
+        torch.save({"key": json.dumps(key), "state": net.state_dict()}, tmp)
+        tmp.replace(path)
+        return net.eval(), {**key, "cached": False, "train_seconds": round(time.perf_counter() - start, 1)}
+
+    def fidelity(self, images: torch.Tensor, kid_subsets: int) -> dict[str, float]:
+        """FID, KID, precision and recall against the real test split."""
+        scores = fidelity_metrics(self.test_features, self.extractor(images), kid_subsets=kid_subsets)
+        return {k: float(v) for k, v in scores.items()}
+
+    def score(self, images: torch.Tensor, labels: torch.Tensor, kid_subsets: int) -> dict[str, Any]:
+        """FID, KID, precision, recall; conditional fidelity (overall, per class); anatomy share."""
+        row: dict[str, Any] = self.fidelity(images, kid_subsets)
+        probs = predict_probabilities(self.classifier, images)
+        cf = conditional_fidelity(labels.numpy(), [probs.argmax(1)], self.class_names, self.test.labels.numpy(),
+                                  [self.test_predicted], num_resamples=1000)  # fmt: skip
+        row["conditional_fidelity"] = cf["score"]["mean"]
+        row["conditional_fidelity_ci"] = cf["score"]["ci"]
+        row["conditional_fidelity_balanced"] = cf["balanced_score"]["mean"]
+        row["conditional_fidelity_per_class"] = {
+            name: {"share": e["share"]["mean"], "ci": e["share"]["ci"], "real_recall": e.get("real_recall")}
+            for name, e in cf["per_class"].items()
+        }
+        row["confusion"] = cf["confusion"]
+        per_class_share = {}
+        if self.phantom:
+            row["anatomy_measure"] = "measurable CTR (phantom)"
+            row["anatomy_share"] = measurable_ctr_share(images)
+            for c, name in enumerate(self.class_names):
+                per_class_share[name] = measurable_ctr_share(images[labels == c])
+        else:
+            row["anatomy_measure"] = (f"recognisable share: real-trained classifier max softmax >= {RECOGNISABLE} "
+                                      "(proxy)")
+            sure = probs.max(1) >= RECOGNISABLE
+            row["anatomy_share"] = float(sure.mean())
+            for c, name in enumerate(self.class_names):
+                sel = labels.numpy() == c
+                per_class_share[name] = float(sure[sel].mean()) if sel.any() else math.nan
+        row["anatomy_share_per_class"] = per_class_share
+        return row
+
+
+def sample(model: dict, sampler: str, steps: int, eta: float, guidance: float, a) -> tuple[torch.Tensor, torch.Tensor,
+                                                                                             float]:
+    """``--per-class`` images per class with the study's seeds; images, labels and the sampling seconds."""
+    pipeline = MedfusionPipeline(model, sampler=sampler, steps=int(steps), eta=float(eta),
+                                 guidance_scale=float(guidance), device=a.eval_device, precision=a.precision,
+                                 channels_last=True)  # fmt: skip
+    start = time.perf_counter()
+    images, labels = pipeline.per_class(a.per_class, a.seed, a.batch)
+    return images, labels, time.perf_counter() - start
+
+
+def evaluation_key(a: argparse.Namespace, ref: Reference, model: dict) -> dict[str, Any]:
+    """What a stored evaluation depends on: a row with another key is measured again."""
+    return {"per_class": a.per_class, "seed": a.seed, "precision": a.precision, "data": a.data or "phantom",
+            "classifier": {k: v for k, v in ref.classifier_info.items() if k not in ("cached", "train_seconds")},
+            "checkpoint_sha256": model["checkpoint_sha256"], "kid_subsets": a.kid_subsets}
+
+
+# ------------------------------------------------------------------------------------------------ the study
+def load_results(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text()) if path.is_file() else {"runs": {}, "sweep": {}}
+
+
+def save_results(results: dict, path: Path) -> None:
+    save_json_atomic(json_ready(results), path)
+
+
+def best_run(results: dict, names: Sequence[str]) -> str | None:
+    fids = {n: results["runs"][n]["fid"] for n in names if n in results["runs"]}
+    fids = {n: f for n, f in fids.items() if f is not None and math.isfinite(f)}
+    return min(fids, key=fids.get) if fids else None
+
+
+def sweep(results: dict, name: str, a, ref: Reference, path: Path) -> None:
+    """FID at each step count of each sampler that fits the run's objective, saved point by point."""
+    model = load_medfusion(a.out / "runs" / name, a.eval_device)
+    guidance = results["runs"][name]["sampling"]["guidance_scale"]
+    key = {**evaluation_key(a, ref, model), "run": name}
+    if results.get("sweep", {}).get("key") != key:
+        results["sweep"] = {"run": name, "key": key, "guidance_scale": guidance, "rows": []}
+    done = {(r["sampler"], r["eta"], r["steps"]) for r in results["sweep"]["rows"]}
+    for sampler, eta in SWEEP_SAMPLERS[model.get("prediction", "epsilon")]:
+        for steps in a.sweep_steps:
+            if (sampler, eta, steps) in done:
+                continue
+            row: dict[str, Any] = {"sampler": sampler, "eta": eta, "steps": steps}
+            try:
+                images, labels, seconds = sample(model, sampler, steps, eta, guidance, a)
+            except ValueError as err:  # e.g. more steps than the schedule has
+                row["error"] = str(err)
+            else:
+                row["sampling_seconds"] = round(seconds, 2)
+                row.update(ref.fidelity(images, a.kid_subsets))
+            results["sweep"]["rows"].append(row)
+            save_results(results, path)
+            fid = row.get("fid", float("nan"))
+            print(f"[sweep] {name} {_sampler_label(sampler, eta)} {steps} steps: FID {fid:.2f}", flush=True)
+
+
+@torch.no_grad()
+def run_study(a: argparse.Namespace, extractor=None) -> dict[str, Any]:
+    a.out.mkdir(parents=True, exist_ok=True)
+    path = a.out / "results.json"
+    results = load_results(path)
+    results["study"] = {"data": a.data or "phantom", "image_size": a.image_size,
+                        "recipes": {r: RECIPES[r] for r in a.recipes}, "overrides": dict(a.override),
+                        "budgets_minutes": a.budgets, "per_class": a.per_class, "seed": a.seed,
+                        "precision": a.precision, "device": str(a.eval_device),
+                        "train_json": str(TRAIN_JSON.relative_to(REPO)), "updated_at": now_iso()}  # fmt: skip
+    ref: Reference | None = None
+    names = []
+    for budget in a.budgets:
+        for recipe in a.recipes:
+            name = run_name(recipe, budget)
+            names.append(name)
+            training = train(recipe, budget, a)
+            run_dir = a.out / "runs" / name
+            model = load_medfusion(run_dir, a.eval_device)
+            if ref is None:
+                if extractor is None:
+                    from monai_synth.metrics import InceptionFeatureExtractor
+
+                    extractor = InceptionFeatureExtractor(device=a.eval_device, progress=False)
+                ref = Reference(a, int(model["image_size"]), int(model["channels"]), extractor)
+                results["study"].update(n_test=len(ref.test), n_train=len(ref.train), class_names=ref.class_names,
+                                        classifier=ref.classifier_info)
+            key = evaluation_key(a, ref, model)
+            if results["runs"].get(name, {}).get("key") == key:
+                continue
+            metrics = json.loads((run_dir / "metrics.json").read_text())
+            s = metrics["sampler"]  # the recipe's own sampling settings, as the bundle resolved them
+            images, labels, seconds = sample(model, s["sampler"], s["steps"], s.get("eta", 0.0), s["guidance_scale"], a)
+            row = {"recipe": recipe, "budget_minutes": budget, "key": key, "prediction": model.get("prediction"),
+                   "sampling": {k: s[k] for k in ("sampler", "steps", "eta", "guidance_scale") if k in s},
+                   "training": {**training, **budget_record(metrics)}, "n": len(images),
+                   "sampling_seconds": round(seconds, 2), **ref.score(images, labels, a.kid_subsets)}  # fmt: skip
+            results["runs"][name] = row
+            save_results(results, path)
+            print(f"[eval] {name}: FID {row['fid']:.2f}, conditional fidelity {row['conditional_fidelity']:.3f}, "
+                  f"anatomy share {row['anatomy_share']:.3f}", flush=True)
+    results["study"]["runs"] = names
+    save_results(results, path)
+    if a.sweep and ref is not None and (best := best_run(results, names)) is not None:
+        sweep(results, best, a, ref, path)
+    results = json.loads(path.read_text())
+    plot_minutes(results, names, a.out / "time_to_quality.png")
+    plot_steps(results, a.out / "steps.png")
+    table = markdown(results, names)
+    (a.out / "results.md").write_text(table)
+    print(table)
+    return results
+
+
+# ---------------------------------------------------------------------------------------------- plots, table
+def _series(results: dict, names: Sequence[str]) -> dict[str, list[dict]]:
+    by_recipe: dict[str, list[dict]] = {}
+    for n in names:
+        if n in results["runs"]:
+            row = results["runs"][n]
+            by_recipe.setdefault(row["recipe"], []).append(row)
+    return {r: sorted(rows, key=lambda x: x["budget_minutes"]) for r, rows in by_recipe.items()}
+
+
+def _num(value) -> float:
+    return float("nan") if value is None else float(value)
+
+
+def plot_minutes(results: dict, names: Sequence[str], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    panels = [("fid", "FID (lower is better)"), ("conditional_fidelity", "conditional fidelity"),
+              ("anatomy_share", "anatomy share")]  # fmt: skip
+    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4))
+    for ax, (key, label) in zip(axes, panels):
+        for recipe, rows in _series(results, names).items():
+            ax.plot([r["budget_minutes"] for r in rows], [_num(r.get(key)) for r in rows], "o-", label=recipe)
+        ax.set_xticks(sorted({r["budget_minutes"] for rows in _series(results, names).values() for r in rows}))
+        ax.set_xlabel("training budget (minutes, autoencoder included)")
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3)
+    axes[0].legend()
+    fig.suptitle(f"Medfusion time to quality: {results['study']['data']}, {results['study']['image_size']} px")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def plot_steps(results: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    rows = [r for r in results.get("sweep", {}).get("rows", []) if r.get("fid") is not None]
+    for sampler, eta in dict.fromkeys((r["sampler"], r["eta"]) for r in rows):
+        points = sorted((r["steps"], r["fid"]) for r in rows if (r["sampler"], r["eta"]) == (sampler, eta))
+        ax.plot(*zip(*points), "o-", label=_sampler_label(sampler, eta))
+    ax.set_xscale("log")
+    ax.set_xticks(sorted({r["steps"] for r in rows}), [str(n) for n in sorted({r["steps"] for r in rows})])
+    ax.minorticks_off()
+    ax.set_xlabel("sampler steps")
+    ax.set_ylabel("FID")
+    ax.set_title(f"step sweep: {results.get('sweep', {}).get('run', 'no run')}")
+    ax.grid(alpha=0.3)
+    if rows:
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def _sampler_label(sampler: str, eta: float) -> str:
+    return f"{sampler} eta {float(eta):g}" if sampler == "ddim" else sampler
+
+
+def _fmt(value, digits: int = 3) -> str:
+    return "-" if value is None or (isinstance(value, float) and not math.isfinite(value)) else f"{value:.{digits}g}"
+
+
+def markdown(results: dict, names: Sequence[str]) -> str:
+    """Per-run table, ratio table new/old per budget, per-class conditional fidelity, step sweep."""
+    runs = [results["runs"][n] for n in names if n in results["runs"]]
+    lines = [f"## Time to quality: {results['study']['data']}, {results['study']['image_size']} px, "
+             f"{results['study']['per_class']} images per class", "",
+             "| recipe | budget (min) | wall (s) | spent AE+DM (s) | sampler | FID | KID | precision | recall "
+             "| cond. fidelity | anatomy share |", "|---|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    for r in runs:
+        s, t = r["sampling"], r["training"]
+        lines.append(f"| {r['recipe']} | {r['budget_minutes']:g} | {_fmt(t.get('wall_seconds'), 4)} | "
+                     f"{_fmt(t.get('spent_wall_seconds'), 4)} | "
+                     f"{_sampler_label(s['sampler'], s.get('eta', 0.0))} {s['steps']} | "
+                     f"{_fmt(r['fid'])} | {_fmt(r['kid_mean'])} | {_fmt(r['precision'])} | {_fmt(r['recall'])} | "
+                     f"{_fmt(r['conditional_fidelity'])} | {_fmt(r['anatomy_share'])} |")
+    if runs:
+        lines += ["", f"Anatomy share: {runs[0]['anatomy_measure']}."]
+    budgets = sorted({r["budget_minutes"] for r in runs})
+    by = {(r["recipe"], r["budget_minutes"]): r for r in runs}
+    keys = ["fid", "kid_mean", "precision", "recall", "conditional_fidelity", "anatomy_share"]
+    if any(("new", b) in by and ("old", b) in by for b in budgets):
+        lines += ["", "### new / old", "", "| budget (min) | " + " | ".join(keys) + " |",
+                  "|---" * (len(keys) + 1) + "|"]
+        for b in budgets:
+            if ("new", b) in by and ("old", b) in by:
+                new, old = by["new", b], by["old", b]
+                ratios = [_num(new.get(k)) / _num(old.get(k)) if _num(old.get(k)) else math.nan for k in keys]
+                lines.append(f"| {b:g} | " + " | ".join(_fmt(x) for x in ratios) + " |")
+    if runs:
+        classes = list(runs[0]["conditional_fidelity_per_class"])
+        lines += ["", "### conditional fidelity per class (real recall of the classifier in the last row)", "",
+                  "| run | " + " | ".join(classes) + " |", "|---" * (len(classes) + 1) + "|"]
+        for n in names:
+            if n in results["runs"]:
+                pc = results["runs"][n]["conditional_fidelity_per_class"]
+                lines.append(f"| {n} | " + " | ".join(_fmt(pc.get(c, {}).get("share")) for c in classes) + " |")
+        pc = runs[0]["conditional_fidelity_per_class"]
+        lines.append("| real test | " + " | ".join(_fmt(pc.get(c, {}).get("real_recall")) for c in classes) + " |")
+    rows = results.get("sweep", {}).get("rows", [])
+    if rows:
+        steps = sorted({r["steps"] for r in rows})
+        sw = results["sweep"]
+        lines += ["", f"### FID against steps: {sw['run']} (guidance {sw['guidance_scale']:g})", "",
+                  "| sampler | " + " | ".join(str(s) for s in steps) + " |", "|---" * (len(steps) + 1) + "|"]
+        for sampler, eta in dict.fromkeys((r["sampler"], r["eta"]) for r in rows):
+            fid = {r["steps"]: r.get("fid") for r in rows if (r["sampler"], r["eta"]) == (sampler, eta)}
+            lines.append(f"| {_sampler_label(sampler, eta)} | " + " | ".join(_fmt(fid.get(s)) for s in steps) + " |")
+    return "\n".join(lines) + "\n"
+
+
+# ------------------------------------------------------------------------------------------------------ CLI
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", default=DEFAULT_DATA, help="training data with a train and a test split ('': phantom)")
+    p.add_argument("--image-size", type=int, default=64)
+    p.add_argument("--budgets", type=float, nargs="+", default=[5.0, 10.0, 20.0, 30.0], help="training minutes")
+    p.add_argument("--recipes", nargs="+", default=["old", "new"], choices=sorted(RECIPES))
+    p.add_argument("--per-class", type=int, default=100, help="generated images per class for every score")
+    p.add_argument("--out", type=Path, default=Path("runs/time_to_quality"))
+    p.add_argument("--device", default=None, help="training and sampling device (default: the bundle's; cuda if any)")
+    p.add_argument("--seed", type=int, default=12345, help="sampling seed (the same for every run)")
+    p.add_argument("--override", action="append", default=[], type=parse_override, metavar="KEY=VALUE",
+                   help="extra bundle override for every run, after the recipe's (repeat)")
+    p.add_argument("--sweep", action=argparse.BooleanOptionalAction, default=True, help="step sweep of the best run")
+    p.add_argument("--sweep-steps", type=int, nargs="+", default=[5, 10, 20, 50, 150])
+    p.add_argument("--precision", default="fp32", help="sampling precision")
+    p.add_argument("--batch", type=int, default=50, help="sampling batch size")
+    p.add_argument("--kid-subsets", type=int, default=100)
+    p.add_argument("--classifier", default="monai_classifier", help="network of the conditional-fidelity classifier")
+    p.add_argument("--classifier-steps", type=int, default=None, help="default: 8 epochs of 64-image steps")
+    p.add_argument("--phantom-count", type=int, default=512, help="phantom only: images of each real set")
+    a = p.parse_args(argv)
+    a.out = a.out.resolve()  # the bundle runs from the repository root
+    if a.data and Path(a.data).exists():
+        a.data = str(Path(a.data).resolve())
+    a.eval_device = torch.device(a.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    return a
+
+
+def main(argv: Sequence[str] | None = None, extractor=None) -> dict[str, Any]:
+    """Run (or continue) the study; ``extractor`` replaces the Inception features (tests)."""
+    return run_study(parse_args(argv), extractor)
+
+
+if __name__ == "__main__":
+    main()

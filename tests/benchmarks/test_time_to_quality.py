@@ -1,0 +1,92 @@
+"""benchmarks/quality/time_to_quality.py end to end on the phantom: tiny bundle runs, resumable, plots and table."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "tests" / "bundles"))
+from tiny_runs import MEDFUSION  # noqa: E402
+
+# the tiny networks of the bundle tests; the study sets the size, the recipes their sampler (50 DDIM steps
+# need the bundle's 1000-step schedule), the study the evaluation interval
+SKIP = ("image_size", "noise_schedule#num_steps", "sample#steps", "evaluation#interval")
+TINY = [f"{k}={v!r}" if not isinstance(v, str) else f"{k}={v}" for k, v in MEDFUSION.items() if k not in SKIP]
+
+
+def _script():
+    path = REPO / "benchmarks" / "quality" / "time_to_quality.py"
+    spec = importlib.util.spec_from_file_location("time_to_quality", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class StubExtractor:
+    """Cheap deterministic 64-d features (8 x 8 average pool) in place of Inception: no weights needed."""
+
+    def __init__(self) -> None:
+        self.images_seen = 0
+
+    def __call__(self, images: torch.Tensor) -> np.ndarray:
+        self.images_seen += len(images)
+        return F.adaptive_avg_pool2d(images.float().mean(1, keepdim=True), 8).flatten(1).numpy().astype(np.float32)
+
+
+def test_study_trains_each_recipe_and_budget_once_and_resumes(tmp_path: Path, capsys) -> None:
+    script = _script()
+    argv = ["--data", "", "--image-size", "16", "--budgets", "0.05", "--recipes", "old", "new", "--per-class", "2",
+            "--out", str(tmp_path), "--device", "cpu", "--phantom-count", "32", "--classifier-steps", "2",
+            "--kid-subsets", "2", "--sweep-steps", "2", "4", *[x for o in TINY for x in ("--override", o)]]  # fmt: skip
+    results = script.main(argv, extractor=StubExtractor())
+
+    assert set(results["runs"]) == {"old_0.05min", "new_0.05min"}
+    for name, row in results["runs"].items():
+        assert row["n"] == 4 and row["budget_minutes"] == 0.05
+        assert row["training"]["wall_seconds"] > 0 and row["training"]["planned_seconds"] > 0
+        assert set(row["training"]["phases"]) == {"autoencoder", "diffusion"}
+        for key in ("fid", "kid_mean", "precision", "recall", "conditional_fidelity", "anatomy_share"):
+            assert row[key] is not None, (name, key)
+        assert set(row["conditional_fidelity_per_class"]) == set(results["study"]["class_names"])
+        assert "CTR" in row["anatomy_measure"]
+    # each recipe sampled with its own settings, as the bundle resolved them
+    assert results["runs"]["old_0.05min"]["prediction"] == "epsilon"
+    new_train = json.loads((REPO / "bundles" / "medfusion" / "train.json").read_text())
+    old_sampling = {"sampler": "ddim", "steps": 50, "eta": 1.0, "guidance_scale": new_train["sample"]["guidance_scale"]}
+    assert results["runs"]["old_0.05min"]["sampling"] == old_sampling
+    assert results["runs"]["new_0.05min"]["prediction"] == new_train["prediction"]
+    assert results["runs"]["new_0.05min"]["sampling"]["steps"] == new_train["sample"]["steps"]
+    sweep = results["sweep"]
+    assert sweep["run"] in results["runs"]
+    assert {(r["sampler"], r["eta"], r["steps"]) for r in sweep["rows"]} == {
+        (s, e, n) for s, e in [("ddim", 0.0), ("dpmpp_2m", 0.0), ("ddim", 1.0)] for n in (2, 4)}
+    for name in ("results.json", "results.md", "time_to_quality.png", "steps.png", "classifier.pt"):
+        assert (tmp_path / name).stat().st_size > 0, name
+    assert "new / old" in capsys.readouterr().out
+    assert json.loads((tmp_path / "results.json").read_text())["runs"].keys() == results["runs"].keys()
+
+    # second call: nothing trained nor measured again
+    stamps = {p: p.stat().st_mtime_ns for p in tmp_path.glob("runs/*/diffusion/final.pt")}
+    again = StubExtractor()
+    second = script.main(argv, extractor=again)
+    assert {p: p.stat().st_mtime_ns for p in tmp_path.glob("runs/*/diffusion/final.pt")} == stamps and len(stamps) == 2
+    assert second["runs"] == results["runs"] and second["sweep"] == results["sweep"]
+    assert again.images_seen == 32  # the real test set only: no run sampled again
+
+    # the study's seed convention (library): image i of class c from seed + 1_000_000 c + i, whatever the batch
+    from monai_synth.engines.medfusion import load_medfusion
+    from monai_synth.engines.medfusion.pipeline import MedfusionPipeline
+
+    pipeline = MedfusionPipeline(load_medfusion(tmp_path / "runs" / "new_0.05min"), "ddim", 2, 0.0, 2.0)
+    images, labels = pipeline.per_class(3, seed=7, batch_size=2)
+    assert labels.tolist() == [0, 0, 0, 1, 1, 1]
+    torch.testing.assert_close(images, pipeline.per_class(3, seed=7, batch_size=50)[0], rtol=0, atol=1e-4)
+    torch.testing.assert_close(images[4:], pipeline(torch.tensor([1, 1]), seed=7 + 1_000_000, first_index=1),
+                               rtol=0, atol=1e-4)
