@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from monai_synth.data import ReadImage2Dd, build_datalist, class_names
+from monai_synth.data.channels import match_channels
 from monai_synth.data.errors import BadInputReport, DataError
 from monai_synth.transforms import make_intensity_transform
 
@@ -107,13 +108,7 @@ def load_image_tensors(
             read_failures.add(e.path or str(entry.get("image")), e.problem)
             continue
         kept.append(entry)
-        img = torch.as_tensor(item["image"]).float()
-        img = img.as_tensor() if hasattr(img, "as_tensor") else img
-        if channels == 1 and img.shape[0] != 1:
-            img = img.mean(0, keepdim=True)
-        elif channels == 3 and img.shape[0] == 1:
-            img = img.expand(3, -1, -1)
-        images.append(resize_square(img, image_size))
+        images.append(resize_square(match_channels(item["image"], channels), image_size))
         labels.append(int(entry.get("label", 0)))
     _report_skipped(report, read_failures, report_path)
     if not images:

@@ -35,6 +35,7 @@ import torch
 import torch.nn.functional as F
 
 from monai_synth.data import ReadImage2Dd, build_datalist
+from monai_synth.data.channels import match_channels
 from monai_synth.data.errors import DataError
 from monai_synth.downstream.segmentation import phantom_segmentation_set
 from monai_synth.metrics.utility.inputs import resize_image
@@ -155,13 +156,7 @@ def read_segmentation_pairs(
                             f"{_name(entry, 'mask')} is {mask.shape[-2]} x {mask.shape[-1]} px; give the mask of "
                             "each image at the image's size", _name(entry, "image"))  # fmt: skip
         label_map = torch.from_numpy(_check_mask(mask, entry, num_structures))
-        image = torch.as_tensor(norm(item)["image"]).float()
-        image = image.as_tensor() if hasattr(image, "as_tensor") else image
-        if channels == 1 and image.shape[0] != 1:
-            image = image.mean(0, keepdim=True)
-        elif channels == 3 and image.shape[0] == 1:
-            image = image.expand(3, -1, -1)
-        images.append(resize_image(image, image_size))
+        images.append(resize_image(match_channels(norm(item)["image"], channels), image_size))
         masks.append(F.interpolate(label_map[None].float(), size=(image_size, image_size), mode="nearest")[0].long())
     logger.info("read %d image/mask pairs of the '%s' split at %d px from %s", len(images), split, image_size, source)
     return SegmentationPairs(torch.stack(images).contiguous(), torch.stack(masks).contiguous(), where,

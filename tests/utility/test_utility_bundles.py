@@ -40,10 +40,9 @@ def _config(kind: str) -> dict:
     return json.loads((tiny_runs.BUNDLES / kind / "utility.json").read_text())
 
 
-@pytest.mark.parametrize("kind", KINDS)
-def test_config_defaults_are_the_library_defaults(kind: str) -> None:
-    config = _config(kind)
-    params = inspect.signature(UtilityStudy.__init__).parameters
+def _assert_config_defaults_are_the_study_defaults(config: dict, study: type) -> None:
+    """Every key the config passes to ``study`` exists there, and the config's value is the signature default."""
+    params = inspect.signature(study.__init__).parameters
     for key, value in config["utility"].items():
         if key == "_target_":
             continue
@@ -53,6 +52,12 @@ def test_config_defaults_are_the_library_defaults(kind: str) -> None:
             continue
         given = config[value[1:]]
         assert (list(default) if isinstance(default, tuple) else default) == given, key
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_config_defaults_are_the_library_defaults(kind: str) -> None:
+    config = _config(kind)
+    _assert_config_defaults_are_the_study_defaults(config, UtilityStudy)
     assert config["sampling"] == default_sampling(kind)  # read from the config itself
     assert config["vgg_width"] == 0.125  # CPU-sized; docs/utility.md gives --vgg_width 1.0 for a GPU
 
@@ -103,16 +108,7 @@ def test_stylegan2_checkpoints_folder_is_a_generator_too(runs: dict[str, Path], 
 def test_med_cdiff_config_defaults_are_the_segmentation_study_defaults() -> None:
     config = _config("med_cdiff")
     assert config["utility"]["_target_"] == "monai_synth.utility.segmentation_study.SegmentationUtilityStudy"
-    params = inspect.signature(SegmentationUtilityStudy.__init__).parameters
-    for key, value in config["utility"].items():
-        if key == "_target_":
-            continue
-        assert value.startswith("@") and key in params, key
-        default = params[key].default
-        if default is inspect.Parameter.empty or key in ("device", "sampling"):
-            continue
-        given = config[value[1:]]
-        assert (list(default) if isinstance(default, tuple) else default) == given, key
+    _assert_config_defaults_are_the_study_defaults(config, SegmentationUtilityStudy)
     assert config["sampling"] == default_sampling("med_cdiff")  # read from the config itself
     evaluate = json.loads((tiny_runs.BUNDLES / "med_cdiff" / "evaluate.json").read_text())
     assert config["sampling"] == {k: evaluate[k] for k in ("sampler", "steps", "eta", "strength")}

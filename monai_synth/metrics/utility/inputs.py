@@ -27,6 +27,7 @@ import torch
 import torch.nn.functional as F
 
 from monai_synth.data import ReadImage2D, ReadImage2Dd, build_datalist, class_names
+from monai_synth.data.channels import match_channels
 from monai_synth.data.errors import DataError
 from monai_synth.metrics.image_sets import load_image_set
 from monai_synth.transforms import make_intensity_transform
@@ -113,13 +114,7 @@ def read_real(
     norm = make_intensity_transform(mode=intensity, keys=("image",), window=window)
     images = []
     for entry in entries:
-        image = torch.as_tensor(norm(read(dict(entry)))["image"]).float()
-        image = image.as_tensor() if hasattr(image, "as_tensor") else image
-        if channels == 1 and image.shape[0] != 1:
-            image = image.mean(0, keepdim=True)
-        elif channels == 3 and image.shape[0] == 1:
-            image = image.expand(3, -1, -1)
-        images.append(resize_image(image, image_size))
+        images.append(resize_image(match_channels(norm(read(dict(entry)))["image"], channels), image_size))
     labels = torch.tensor([int(e["label"]) for e in entries], dtype=torch.long)
     n = num_classes or int(labels.max()) + 1
     names = list(class_names(source or None, split=split) or [])
