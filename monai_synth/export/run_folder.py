@@ -13,7 +13,6 @@ The three bundles leave different run folders:
 from __future__ import annotations
 
 import json
-import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +21,7 @@ from typing import Any
 import torch
 
 from monai_synth.engines.checkpoint import load_state
+from monai_synth.io.json_values import json_ready
 from monai_synth.networks.stylegan2_checkpoint import read_stylegan2_checkpoint
 
 __all__ = ["KINDS", "TrainedRun", "detect_run_kind", "read_run"]
@@ -101,31 +101,18 @@ def read_run(run_dir: str | os.PathLike, model: str | None = None) -> TrainedRun
     return _read_stylegan2(folder)
 
 
-def plain(value: Any) -> Any:
-    """A JSON-ready copy: tuples as lists, tensors as numbers or lists, NaN and infinities as None."""
-    if isinstance(value, dict):
-        return {str(k): plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [plain(v) for v in value]
-    if isinstance(value, torch.Tensor):
-        return plain(value.tolist())
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
 def _metrics(path: Path) -> dict[str, Any]:
     """A run's metrics JSON (Python's reader: training writes NaN for undefined figures), or {} when absent."""
     if not path.is_file():
         return {}
-    return plain(json.loads(path.read_text(encoding="utf-8")))
+    return json_ready(json.loads(path.read_text(encoding="utf-8")))
 
 
 def _read_medfusion(folder: Path) -> TrainedRun:
     ae = load_state(folder / "autoencoder" / "final.pt")
     dm = load_state(folder / "diffusion" / "final.pt")
-    settings = {"kind": "medfusion", "autoencoder_def": plain(ae["autoencoder_def"])}
-    settings.update(plain({k: v for k, v in dm.items() if k not in _NOT_SETTINGS}))
+    settings = {"kind": "medfusion", "autoencoder_def": json_ready(ae["autoencoder_def"])}
+    settings.update(json_ready({k: v for k, v in dm.items() if k not in _NOT_SETTINGS}))
     weights = {"model": dm.get("unet_ema", dm["unet"]), "autoencoder": ae["autoencoder"]}
     inputs = [folder / "autoencoder", folder / "diffusion", folder / "metrics.json"]
     return TrainedRun("medfusion", folder, settings, weights, _metrics(folder / "metrics.json"), inputs)
@@ -138,7 +125,7 @@ def _read_med_cdiff(folder: Path, model: str | None) -> TrainedRun:
     if model not in trained:
         raise FileNotFoundError(f"{folder / model / 'final.pt'}: no trained {model} model here (trained: {trained})")
     state = load_state(folder / model / "final.pt")
-    settings = {"kind": "med_cdiff", **plain({k: v for k, v in state.items() if k not in _NOT_SETTINGS})}
+    settings = {"kind": "med_cdiff", **json_ready({k: v for k, v in state.items() if k not in _NOT_SETTINGS})}
     weights = {"model": state.get("network_ema", state["network"])}
     inputs = [folder / model, folder / f"{model}_metrics.json"]
     return TrainedRun("med_cdiff", folder, settings, weights, _metrics(folder / f"{model}_metrics.json"), inputs)
@@ -146,7 +133,7 @@ def _read_med_cdiff(folder: Path, model: str | None) -> TrainedRun:
 
 def _read_stylegan2(folder: Path) -> TrainedRun:
     path, state = read_stylegan2_checkpoint(folder / "checkpoints")
-    settings = {"kind": "stylegan2_ada", "generator_config": plain(state["generator_config"])}
+    settings = {"kind": "stylegan2_ada", "generator_config": json_ready(state["generator_config"])}
     weights = {"model": state.get("generator_ema", state["generator"])}
     inputs = [folder / "checkpoints", folder / "metrics.json"]
     return TrainedRun("stylegan2_ada", folder, settings, weights, _metrics(folder / "metrics.json"), inputs)

@@ -22,7 +22,6 @@ import datetime
 import io
 import json
 import logging
-import math
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -35,6 +34,7 @@ import monai_synth.engines.medfusion.workflow as medfusion_workflow  # called th
 from monai_synth import __version__
 from monai_synth.data.errors import DataError
 from monai_synth.io.atomic import atomic_open
+from monai_synth.io.json_values import json_ready
 from monai_synth.io.output_guard import check_output_dir
 from monai_synth.metrics.feature_cache import cached_features
 from monai_synth.metrics.features import InceptionFeatureExtractor
@@ -168,7 +168,7 @@ class MemorizationAudit:
         out = {k: getattr(self, k) for k in keys}
         out.update(source=os.fspath(self.source), output_dir=os.fspath(self.output_dir), train=self.train,
                    holdout=self.holdout, model=self.model)
-        return _plain(out)
+        return json_ready(out)
 
     # ---------------------------------------------------------------------- run
     def run(self) -> dict[str, Any]:
@@ -355,7 +355,7 @@ class MemorizationAudit:
             "created_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             "monai_synth_version": __version__,
         }
-        return _plain(result)
+        return json_ready(result)
 
     def _write(self, out: Path, result: dict, spaces: dict, synthetic: SyntheticSet, train, names: dict) -> None:
         _write_text(out / "nearest_neighbours.csv", _neighbour_csv(spaces, names))
@@ -420,23 +420,6 @@ def _neighbour_csv(spaces: dict, names: dict) -> str:
             row += [names["train"][near.index[i, 0]], f"{sim:.6f}", int(sim > s["copy"]["threshold"])]
         writer.writerow(row)
     return buffer.getvalue()
-
-
-def _plain(value: Any) -> Any:
-    """JSON-ready copy: numpy scalars and arrays to Python, tuples to lists, non-finite floats to ``None``."""
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return _plain(value.tolist())
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, os.PathLike):
-        return os.fspath(value)
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 def _write_text(path: Path, text: str) -> None:
