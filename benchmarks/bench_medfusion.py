@@ -71,7 +71,18 @@ def run_reference(a) -> float:
     return a.batch * a.iters / (times[-1] - times[1])
 
 
-def run_ours(a, precision: str, channels_last: bool) -> float:
+def bundle_defaults() -> dict:
+    """The step settings ``bundles/medfusion/train.json`` resolves to on this machine (its ``$`` expressions run)."""
+    from monai.bundle import ConfigParser
+
+    parser = ConfigParser()
+    parser.read_config(str(ROOT / "bundles/medfusion/train.json"))
+    return {"precision": parser.get_parsed_content("precision"),
+            "channels_last": parser.get_parsed_content("channels_last"),
+            "optimizer": parser.get_parsed_content("optimizer")}
+
+
+def run_ours(a, precision: str, channels_last: bool, optimizer=None) -> float:
     import torch
     from ignite.engine import Engine
 
@@ -89,7 +100,8 @@ def run_ours(a, precision: str, channels_last: bool) -> float:
         net = net.to(memory_format=torch.channels_last)
     n = a.batch * (a.iters + 2)
     mu, sigma = torch.randn(n, a.latent[0], a.latent[1], a.latent[1]), torch.full((n, a.latent[0], a.latent[1], a.latent[1]), 0.05)
-    opt, ema = torch.optim.AdamW(net.parameters(), 1e-4), WeightEMA(net, 0.999)
+    opt = (optimizer or torch.optim.AdamW)(net.parameters(), lr=1e-4)
+    ema = WeightEMA(net, 0.999)
     schedule, labels = make_schedule(1000, "scaled_linear", 0.002, 0.02), torch.arange(n) % 6
     try:
         from monai_synth.engines.batch_source import SeededBatches
@@ -145,6 +157,8 @@ VARIANTS = {
     "reference_monai_fp32": lambda a: run_reference(a),
     "ours_fp32": lambda a: run_ours(a, "fp32", False),
     "ours_bf16_channels_last": lambda a: run_ours(a, "bf16", True),
+    "ours_bf16": lambda a: run_ours(a, "bf16", False),
+    "ours_bundle_default": lambda a: run_ours(a, **bundle_defaults()),
     "sample_ddim_150": lambda a: run_sampler(a, "ddim", 150),
     "sample_dpmpp_2m_20": lambda a: run_sampler(a, "dpmpp_2m", 20),
 }

@@ -12,7 +12,8 @@ Recipes (:data:`RECIPES`):
 
 - ``new``: the bundle's defaults as they are in ``train.json`` (v-prediction, its ``sample`` settings);
 - ``old``: the 2020-2022 recipe at the same widths: epsilon prediction, sampled by DDIM 50 steps with eta 1 (the
-  only setting that gave usable images with epsilon prediction);
+  only setting that gave usable images with epsilon prediction), with the bundle's earlier speed settings
+  (fp32 on CPU, bf16 on CUDA; channels-last everywhere);
 - ``flow``: rectified flow (velocity prediction, ``noise_schedule#kind rectified_flow``), sampled by Euler with
   the bundle's steps and guidance.
 
@@ -29,7 +30,7 @@ recipe's own): ``--per-class`` images per class, the same seeds for every run, a
   share") stands in for it. It is a proxy: a confident classifier is not a radiologist, and a confidently
   labelled image may still be anatomically wrong.
 
-Then (``--sweep``, on by default) the run with the lowest FID is sampled again with 5, 10, 20, 50 and 150
+Then (``--sweep``, on by default) the run with the lowest FID (or each of ``--sweep-runs``) is sampled again with 5, 10, 20, 50 and 150
 steps of each sampler that fits its objective: DDIM eta 0, DPM-Solver++ 2M and DDIM eta 1 for epsilon / v
 prediction; Euler and Heun for rectified flow.
 
@@ -84,7 +85,8 @@ DEFAULT_DATA = str((REPO / ".." / "shared" / "data" / "mednist_64_500" / "split.
 RECIPES: dict[str, dict[str, Any]] = {
     "new": {},
     "old": {"prediction": "epsilon", "sample#steps": 50, "sample#eta": 1.0, "evaluation#steps": 50,
-            "evaluation#eta": 1.0},
+            "evaluation#eta": 1.0, "precision": "$'bf16' if torch.cuda.is_available() else 'fp32'",
+            "channels_last": True},
     "flow": {"prediction": "velocity", "noise_schedule#kind": "rectified_flow", "noise_schedule#beta_start": "$None",
              "noise_schedule#beta_end": "$None", "sample#sampler": "euler", "evaluation#sampler": "euler"},
 }  # fmt: skip
@@ -258,7 +260,13 @@ def evaluation_key(a: argparse.Namespace, ref: Reference, model: dict) -> dict[s
 
 # ------------------------------------------------------------------------------------------------ the study
 def load_results(path: Path) -> dict[str, Any]:
-    return json.loads(path.read_text()) if path.is_file() else {"runs": {}, "sweep": {}}
+    """``results.json`` (an older one's single ``sweep`` becomes its entry of ``sweeps``), or an empty study."""
+    results = json.loads(path.read_text()) if path.is_file() else {"runs": {}}
+    old = results.pop("sweep", None)
+    results.setdefault("sweeps", {})
+    if old and old.get("run"):
+        results["sweeps"].setdefault(old["run"], old)
+    return results
 
 
 def save_results(results: dict, path: Path) -> None:
@@ -276,9 +284,10 @@ def sweep(results: dict, name: str, a, ref: Reference, path: Path) -> None:
     model = load_medfusion(a.out / "runs" / name, a.eval_device)
     guidance = results["runs"][name]["sampling"]["guidance_scale"]
     key = {**evaluation_key(a, ref, model), "run": name}
-    if results.get("sweep", {}).get("key") != key:
-        results["sweep"] = {"run": name, "key": key, "guidance_scale": guidance, "rows": []}
-    done = {(r["sampler"], r["eta"], r["steps"]) for r in results["sweep"]["rows"]}
+    if results["sweeps"].get(name, {}).get("key") != key:
+        results["sweeps"][name] = {"run": name, "key": key, "guidance_scale": guidance, "rows": []}
+    swept = results["sweeps"][name]
+    done = {(r["sampler"], r["eta"], r["steps"]) for r in swept["rows"]}
     for sampler, eta in SWEEP_SAMPLERS[model.get("prediction", "epsilon")]:
         for steps in a.sweep_steps:
             if (sampler, eta, steps) in done:
@@ -291,7 +300,7 @@ def sweep(results: dict, name: str, a, ref: Reference, path: Path) -> None:
             else:
                 row["sampling_seconds"] = round(seconds, 2)
                 row.update(ref.fidelity(images, a.kid_subsets))
-            results["sweep"]["rows"].append(row)
+            swept["rows"].append(row)
             save_results(results, path)
             fid = row.get("fid", float("nan"))
             print(f"[sweep] {name} {_sampler_label(sampler, eta)} {steps} steps: FID {fid:.2f}", flush=True)
@@ -340,8 +349,12 @@ def run_study(a: argparse.Namespace, extractor=None) -> dict[str, Any]:
                   f"anatomy share {row['anatomy_share']:.3f}", flush=True)
     results["study"]["runs"] = names
     save_results(results, path)
-    if a.sweep and ref is not None and (best := best_run(results, names)) is not None:
-        sweep(results, best, a, ref, path)
+    if a.sweep and ref is not None:
+        for name in a.sweep_runs or [best_run(results, names)]:
+            if name is not None:
+                if name not in results["runs"]:
+                    raise SystemExit(f"--sweep-runs: {name!r} is not a run of this study ({', '.join(names)})")
+                sweep(results, name, a, ref, path)
     results = json.loads(path.read_text())
     plot_minutes(results, names, a.out / "time_to_quality.png")
     plot_steps(results, a.out / "steps.png")
@@ -395,16 +408,20 @@ def plot_steps(results: dict, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6, 4))
-    rows = [r for r in results.get("sweep", {}).get("rows", []) if r.get("fid") is not None]
-    for sampler, eta in dict.fromkeys((r["sampler"], r["eta"]) for r in rows):
-        points = sorted((r["steps"], r["fid"]) for r in rows if (r["sampler"], r["eta"]) == (sampler, eta))
-        ax.plot(*zip(*points), "o-", label=_sampler_label(sampler, eta))
+    sweeps = results.get("sweeps", {})
+    rows = [r for sw in sweeps.values() for r in sw["rows"] if r.get("fid") is not None]
+    for name, sw in sweeps.items():
+        ok = [r for r in sw["rows"] if r.get("fid") is not None]
+        for sampler, eta in dict.fromkeys((r["sampler"], r["eta"]) for r in ok):
+            points = sorted((r["steps"], r["fid"]) for r in ok if (r["sampler"], r["eta"]) == (sampler, eta))
+            label = _sampler_label(sampler, eta) if len(sweeps) == 1 else f"{name}: {_sampler_label(sampler, eta)}"
+            ax.plot(*zip(*points), "o-", label=label)
     ax.set_xscale("log")
     ax.set_xticks(sorted({r["steps"] for r in rows}), [str(n) for n in sorted({r["steps"] for r in rows})])
     ax.minorticks_off()
     ax.set_xlabel("sampler steps")
     ax.set_ylabel("FID")
-    ax.set_title(f"step sweep: {results.get('sweep', {}).get('run', 'no run')}")
+    ax.set_title(f"step sweep: {', '.join(sweeps) or 'no run'}")
     ax.grid(alpha=0.3)
     if rows:
         ax.legend()
@@ -458,10 +475,9 @@ def markdown(results: dict, names: Sequence[str]) -> str:
                 lines.append(f"| {n} | " + " | ".join(_fmt(pc.get(c, {}).get("share")) for c in classes) + " |")
         pc = runs[0]["conditional_fidelity_per_class"]
         lines.append("| real test | " + " | ".join(_fmt(pc.get(c, {}).get("real_recall")) for c in classes) + " |")
-    rows = results.get("sweep", {}).get("rows", [])
-    if rows:
+    for sw in results.get("sweeps", {}).values():
+        rows = sw["rows"]
         steps = sorted({r["steps"] for r in rows})
-        sw = results["sweep"]
         lines += ["", f"### FID against steps: {sw['run']} (guidance {sw['guidance_scale']:g})", "",
                   "| sampler | " + " | ".join(str(s) for s in steps) + " |", "|---" * (len(steps) + 1) + "|"]
         for sampler, eta in dict.fromkeys((r["sampler"], r["eta"]) for r in rows):
@@ -484,6 +500,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--override", action="append", default=[], type=parse_override, metavar="KEY=VALUE",
                    help="extra bundle override for every run, after the recipe's (repeat)")
     p.add_argument("--sweep", action=argparse.BooleanOptionalAction, default=True, help="step sweep of the best run")
+    p.add_argument("--sweep-runs", nargs="+", default=None, metavar="RUN",
+                   help="sweep these runs (e.g. new_30min) instead of the one with the lowest FID")
     p.add_argument("--sweep-steps", type=int, nargs="+", default=[5, 10, 20, 50, 150])
     p.add_argument("--precision", default="fp32", help="sampling precision")
     p.add_argument("--batch", type=int, default=50, help="sampling batch size")

@@ -6,7 +6,7 @@ from contextlib import nullcontext
 
 import torch
 
-__all__ = ["autocast_for"]
+__all__ = ["autocast_for", "native_bf16"]
 
 
 def autocast_for(device: torch.device, precision: str):
@@ -16,3 +16,20 @@ def autocast_for(device: torch.device, precision: str):
     if precision == "fp16" and device.type == "cuda":
         return torch.autocast("cuda", dtype=torch.float16)
     return nullcontext()
+
+
+def native_bf16(device: torch.device | str) -> bool:
+    """Whether ``device`` computes bfloat16 natively: a CUDA GPU that supports it, or a CPU with AVX512-BF16 / AMX.
+
+    Where it does, bf16 autocast is the faster setting (``benchmarks/bench_medfusion.py``); elsewhere on CPU it is
+    emulated and slower, so the bundles' ``precision`` defaults fall back to fp32 there.
+    """
+    device = torch.device(device)
+    if device.type == "cuda":
+        return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    if device.type != "cpu":
+        return False
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):  # a build without oneDNN
+        return False

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 import torch.nn.functional as F
 
@@ -63,7 +64,8 @@ def test_study_trains_each_recipe_and_budget_once_and_resumes(tmp_path: Path, ca
     assert results["runs"]["old_0.05min"]["sampling"] == old_sampling
     assert results["runs"]["new_0.05min"]["prediction"] == new_train["prediction"]
     assert results["runs"]["new_0.05min"]["sampling"]["steps"] == new_train["sample"]["steps"]
-    sweep = results["sweep"]
+    assert len(results["sweeps"]) == 1  # the best run only
+    (sweep,) = results["sweeps"].values()
     assert sweep["run"] in results["runs"]
     assert {(r["sampler"], r["eta"], r["steps"]) for r in sweep["rows"]} == {
         (s, e, n) for s, e in [("ddim", 0.0), ("dpmpp_2m", 0.0), ("ddim", 1.0)] for n in (2, 4)}
@@ -77,8 +79,16 @@ def test_study_trains_each_recipe_and_budget_once_and_resumes(tmp_path: Path, ca
     again = StubExtractor()
     second = script.main(argv, extractor=again)
     assert {p: p.stat().st_mtime_ns for p in tmp_path.glob("runs/*/diffusion/final.pt")} == stamps and len(stamps) == 2
-    assert second["runs"] == results["runs"] and second["sweep"] == results["sweep"]
+    assert second["runs"] == results["runs"] and second["sweeps"] == results["sweeps"]
     assert again.images_seen == 32  # the real test set only: no run sampled again
+
+    # --sweep-runs: the other run is swept too, the first sweep is kept
+    other = next(n for n in results["runs"] if n != sweep["run"])
+    third = script.main([*argv, "--sweep-runs", sweep["run"], other], extractor=StubExtractor())
+    assert third["sweeps"][sweep["run"]] == sweep and len(third["sweeps"][other]["rows"]) == 6
+    assert f"FID against steps: {other}" in (tmp_path / "results.md").read_text()
+    with pytest.raises(SystemExit, match="not a run of this study"):
+        script.main([*argv, "--sweep-runs", "flow_0.05min"], extractor=StubExtractor())
 
     # the study's seed convention (library): image i of class c from seed + 1_000_000 c + i, whatever the batch
     from monai_synth.engines.medfusion import load_medfusion
