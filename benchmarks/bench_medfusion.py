@@ -2,8 +2,9 @@
 
 Training: images/s and peak resident memory of the latent-diffusion step
   - reference: MONAI DiffusionModelUNet + SupervisedTrainer + DiffusionInferer + DiffusionPrepareBatch (fp32)
-  - ours: the same UNet widths in ``LatentDiffusionStep`` (class labels + CFG dropout + EMA), fp32 and
-    bf16 autocast + channels-last.
+  - ours: the same UNet widths in ``LatentDiffusionStep`` (class labels + CFG dropout + EMA): fp32, bf16 autocast
+    with and without channels-last, and ``ours_bundle_default``: the precision, memory layout and optimiser that
+    ``bundles/medfusion/train.json`` resolves to on this machine (the setting the issue's speed target is about).
 Sampling: images/s of DDIM-150 against DPM-Solver++(2M) at 20 steps on the same UNet.
 
 Each variant runs in its own subprocess so that peak memory (ru_maxrss) is its own.

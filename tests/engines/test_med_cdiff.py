@@ -104,10 +104,21 @@ def test_run_writes_checkpoint_grid_and_metrics(trained):
         assert (trained / name).is_file(), name
     final = load_state(trained / "diffusion" / "final.pt")
     assert {"network", "network_ema", "model", "task", "degradation", "network_def", "noise_schedule_def", "image_size",
-            "channels", "intensity", "class_names"} <= set(final)
+            "channels", "intensity", "class_names", "prediction"} <= set(final)
+    assert final["prediction"] == "epsilon"  # the step's default with a DDPM schedule
     metrics = json.loads((trained / "diffusion_metrics.json").read_text())
     assert set(metrics["settings"]) == {"x2", "x4"}
     assert {"psnr", "ssim"} <= set(metrics["settings"]["x4"]["restored"]) and metrics["diffusion_seconds"] > 0
+
+
+def test_v_prediction_is_recorded_and_sampled_as_v(tmp_path):
+    _workflow(tmp_path, "diffusion", "denoise", epochs=1, prediction="v").run()
+    assert load_state(tmp_path / "diffusion" / "final.pt")["prediction"] == "v"
+    restorer = load_restorer(tmp_path, "diffusion", steps=3, strength=1.0)
+    assert restorer.prediction == "v"
+    clean = torch.rand(1, 1, 16, 16) * 2 - 1
+    cond = restorer.degradation.fixed(clean, restorer.degradation.settings()[0], [0])
+    assert torch.isfinite(restorer(cond, [0])).all()
 
 
 def test_load_restorer_same_seeds_same_output(trained):

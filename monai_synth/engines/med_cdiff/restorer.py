@@ -63,7 +63,9 @@ class Restorer:
 
     Args:
         net: the restoring network (EMA UNet for diffusion), in eval mode.
-        state: the ``final.pt`` contents (settings).
+        state: the ``final.pt`` contents (settings). Its ``prediction`` says what the diffusion UNet predicts:
+            "epsilon" or "v" with a DDPM schedule, "velocity" with rectified flow (absent: the schedule's first,
+            as runs trained before the setting existed).
         schedule: the noise schedule (diffusion only): a DDPM ``NoiseSchedule`` or a rectified-flow ``FlowSchedule``.
         sampler / steps / eta: diffusion sampling settings ("ddpm" | "ddim" | "dpmpp_2m" for a DDPM schedule,
             "euler" | "heun" for rectified flow).
@@ -92,6 +94,12 @@ class Restorer:
         self.checkpoint_sha256 = checkpoint_sha256
         self.sampler, self.steps, self.eta = sampler, int(steps), float(eta)
         self.device, self.precision, self.strength = torch.device(device), precision, float(strength)
+        self.prediction = None
+        if self.model == "diffusion" and schedule is not None:
+            self.prediction = str(state.get("prediction") or schedule.predictions[0])
+            if self.prediction not in schedule.predictions:
+                raise ValueError(f"the UNet predicts {self.prediction!r}, which does not fit a {schedule.kind!r} "
+                                 f"noise schedule (one of {schedule.predictions})")
         if self.model == "diffusion" and schedule is not None:
             self._timesteps((self.image_size, self.image_size))  # a sampler that does not fit the schedule fails here
         how = ""
@@ -162,7 +170,8 @@ class Restorer:
 
         def denoiser(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
             with autocast_for(self.device, self.precision):
-                return self.net(torch.cat([x, cond], dim=1), t).float()
+                out = self.net(torch.cat([x, cond], dim=1), t).float()
+            return self.schedule.predict_eps_from_v(x, t, out) if self.prediction == "v" else out
 
         # images live in [-1, 1]: clamp the predicted clean image at every step (Ho et al. 2020's
         # "clip_denoised"). With T = 2000 linear betas, alphas_cumprod[T-1] ~ 1.6e-9, so an eps error of 0.01 at

@@ -248,6 +248,7 @@ class MedCDiffWorkflow:
         step = self.factories["step"](unet=self._distribute(unet), optimizer=opt, ema=ema,
                                       schedule=schedule.to(self.device), precision=self.precision,
                                       channels_last=self.channels_last)  # fmt: skip
+        self.definitions["prediction"] = step.loss.prediction  # what the UNet learns: the samplers must know it
         to_save: dict[str, Any] = {"network": unet, "optimizer": opt}
         final: dict[str, Any] = {"network": unet}
         if ema is not None:
