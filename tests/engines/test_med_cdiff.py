@@ -105,7 +105,7 @@ def test_run_writes_checkpoint_grid_and_metrics(trained):
     final = load_state(trained / "diffusion" / "final.pt")
     assert {"network", "network_ema", "model", "task", "degradation", "network_def", "noise_schedule_def", "image_size",
             "channels", "intensity", "class_names", "prediction"} <= set(final)
-    assert final["prediction"] == "epsilon"  # the step's default with a DDPM schedule
+    assert final["prediction"] == "v"  # the bundle default
     metrics = json.loads((trained / "diffusion_metrics.json").read_text())
     assert set(metrics["settings"]) == {"x2", "x4"}
     assert {"psnr", "ssim"} <= set(metrics["settings"]["x4"]["restored"]) and metrics["diffusion_seconds"] > 0

@@ -100,7 +100,6 @@ class Restorer:
             if self.prediction not in schedule.predictions:
                 raise ValueError(f"the UNet predicts {self.prediction!r}, which does not fit a {schedule.kind!r} "
                                  f"noise schedule (one of {schedule.predictions})")
-        if self.model == "diffusion" and schedule is not None:
             self._timesteps((self.image_size, self.image_size))  # a sampler that does not fit the schedule fails here
         how = ""
         if self.model == "diffusion":
