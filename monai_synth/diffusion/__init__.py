@@ -5,7 +5,7 @@ from monai_synth.diffusion.flow import FlowSchedule, flow_timesteps
 from monai_synth.diffusion.flow_samplers import sample_euler, sample_heun
 from monai_synth.diffusion.guidance import classifier_free_guidance
 from monai_synth.diffusion.samplers import sample_ddim, sample_ddpm, sample_dpmpp_2m
-from monai_synth.diffusion.schedules import SCHEDULE_KINDS, NoiseSchedule, make_schedule
+from monai_synth.diffusion.schedules import SCHEDULE_KINDS, NoiseSchedule, make_schedule, sampler_input
 from monai_synth.diffusion.timesteps import SPACINGS, default_timesteps, log_snr, make_timesteps
 from monai_synth.diffusion.utils import append_dims, clip_prediction, randn_like
 
@@ -17,6 +17,7 @@ __all__ = [
     "sample_euler",
     "sample_heun",
     "make_schedule",
+    "sampler_input",
     "SCHEDULE_KINDS",
     "make_timesteps",
     "SPACINGS",

@@ -14,7 +14,7 @@ from torch import nn
 from monai_synth.diffusion.flow import FlowSchedule
 from monai_synth.diffusion.utils import append_dims
 
-__all__ = ["NoiseSchedule", "make_schedule", "SCHEDULE_KINDS", "FLOW_KIND"]
+__all__ = ["NoiseSchedule", "make_schedule", "sampler_input", "SCHEDULE_KINDS", "FLOW_KIND"]
 
 SCHEDULE_KINDS = ("linear", "scaled_linear", "cosine")  # the DDPM (beta) kinds
 FLOW_KIND = FlowSchedule.kind
@@ -147,6 +147,13 @@ class NoiseSchedule(nn.Module):
         draw_on = generator.device if generator is not None else device
         t = torch.randint(0, self.num_steps, (batch,), generator=generator, device=draw_on)
         return t.to(device)
+
+
+def sampler_input(schedule, prediction: str, x_t: torch.Tensor, t, output: torch.Tensor) -> torch.Tensor:
+    """What the samplers take from a network ``output`` at ``x_t``: the DDPM samplers work on epsilon, so a
+    v-prediction is converted (``schedule.predict_eps_from_v``); epsilon and the rectified-flow velocity pass as
+    they are."""
+    return schedule.predict_eps_from_v(x_t, t, output) if prediction == "v" else output
 
 
 def _cosine_betas(num_steps: int, s: float = 0.008, max_beta: float = 0.999) -> torch.Tensor:

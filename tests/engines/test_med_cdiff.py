@@ -111,11 +111,11 @@ def test_run_writes_checkpoint_grid_and_metrics(trained):
     assert {"psnr", "ssim"} <= set(metrics["settings"]["x4"]["restored"]) and metrics["diffusion_seconds"] > 0
 
 
-def test_v_prediction_is_recorded_and_sampled_as_v(tmp_path):
-    _workflow(tmp_path, "diffusion", "denoise", epochs=1, prediction="v").run()
-    assert load_state(tmp_path / "diffusion" / "final.pt")["prediction"] == "v"
+def test_prediction_setting_is_recorded_and_read_by_the_restorer(tmp_path):
+    _workflow(tmp_path, "diffusion", "denoise", epochs=1, prediction="epsilon").run()  # not the default (v)
+    assert load_state(tmp_path / "diffusion" / "final.pt")["prediction"] == "epsilon"
     restorer = load_restorer(tmp_path, "diffusion", steps=3, strength=1.0)
-    assert restorer.prediction == "v"
+    assert restorer.prediction == "epsilon"
     clean = torch.rand(1, 1, 16, 16) * 2 - 1
     cond = restorer.degradation.fixed(clean, restorer.degradation.settings()[0], [0])
     assert torch.isfinite(restorer(cond, [0])).all()

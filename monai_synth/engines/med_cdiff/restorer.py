@@ -170,7 +170,7 @@ class Restorer:
         def denoiser(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
             with autocast_for(self.device, self.precision):
                 out = self.net(torch.cat([x, cond], dim=1), t).float()
-            return self.schedule.predict_eps_from_v(x, t, out) if self.prediction == "v" else out
+            return diffusion.sampler_input(self.schedule, self.prediction, x, t, out)
 
         # images live in [-1, 1]: clamp the predicted clean image at every step (Ho et al. 2020's
         # "clip_denoised"). With T = 2000 linear betas, alphas_cumprod[T-1] ~ 1.6e-9, so an eps error of 0.01 at

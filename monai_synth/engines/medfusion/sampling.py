@@ -30,9 +30,7 @@ def label_conditional_eps(
         xin = x.contiguous(memory_format=torch.channels_last) if channels_last else x
         with autocast_for(device, precision):
             out = unet(xin, t, class_labels=labels).float()
-        if prediction == "v":
-            out = schedule.predict_eps_from_v(x, t, out)
-        return out
+        return diffusion.sampler_input(schedule, prediction, x, t, out)
 
     return model
 
