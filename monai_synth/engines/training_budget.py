@@ -2,11 +2,16 @@
 
 ``PhaseTiming`` adds up the seconds of a phase over every process that ran it (it is saved in the checkpoints).
 ``TrainingBudget`` times the first iterations of a run (the first one, which pays for allocations and kernel
-selection, is left out), plans the number of whole epochs that fit the budget at that rate, and writes the plan
-once to ``budget.json`` in the phase folder. A resumed run reads the plan back instead of measuring again, so
-the number of iterations, hence the weights, do not depend on the speed of the machine it resumes on. As a
-safety net the phase stops once its wall-clock seconds exceed ``stop_factor`` x the budget (a slower step later
-in the run, evaluations that take longer than planned); such a stop is recorded and a rerun does not go on.
+selection, is left out), plans the number of whole epochs that fit the budget at that rate (rounded to the
+nearest), and writes the plan to ``budget.json`` in the phase folder. Then it plans once more, at the end of the
+first whole epoch after the calibration that starts at or after ``steady_from_iteration`` (for Medfusion's
+autoencoder, the first iteration with the adversarial term): from that epoch's wall-clock seconds (steps, data,
+previews, everything) and the seconds left. The first calibration sees only a few steps: the re-plan corrects
+steps whose cost changes later (a loss term that starts at a later epoch) and the per-epoch costs that the step
+times miss. A resumed run reads the plan back instead of measuring again, so once a plan is written the number
+of iterations, hence the weights, do not depend on the speed of the machine it resumes on (a run killed before
+its re-plan re-plans from the first whole epoch it runs itself). As a safety net the phase stops once its
+wall-clock seconds exceed ``stop_factor`` x the budget; such a stop is recorded and a rerun does not go on.
 """
 
 from __future__ import annotations
@@ -69,10 +74,13 @@ class TrainingBudget:
         epoch_length: iterations per epoch.
         calibration_iterations: iterations timed to plan (after one warm-up iteration).
         stop_factor: stop the phase once its wall-clock seconds exceed this multiple of the budget.
+        steady_from_iteration: the first iteration (1-based) from which the step costs what it will cost for the
+            rest of the phase; the re-plan times the first whole epoch that starts there or later.
     """
 
     def __init__(self, budget_minutes: float, folder: str | Path, epoch_length: int,
-                 calibration_iterations: int = 10, stop_factor: float = 1.25) -> None:  # fmt: skip
+                 calibration_iterations: int = 10, stop_factor: float = 1.25,
+                 steady_from_iteration: int = 1) -> None:  # fmt: skip
         if not budget_minutes or float(budget_minutes) <= 0:
             raise ValueError(f"budget_minutes must be > 0 (or null to train for 'epochs'), got {budget_minutes!r}")
         if int(calibration_iterations) < 1 or float(stop_factor) < 1:
@@ -84,8 +92,10 @@ class TrainingBudget:
         self.epoch_length = int(epoch_length)
         self.calibration_iterations = int(calibration_iterations)
         self.stop_factor = float(stop_factor)
+        self.steady_from_iteration = max(1, int(steady_from_iteration))
         self.plan: dict[str, Any] | None = self._read()
         self._times: list[float] = []
+        self._epoch_start: tuple[int, float] | None = None  # (epoch, wall seconds) when this process saw it start
 
     def _read(self) -> dict[str, Any] | None:
         if not self.path.is_file():
@@ -123,7 +133,9 @@ class TrainingBudget:
     def plan_from(self, seconds_per_iteration: float, iteration: int) -> int:
         """Whole epochs that fit the budget at ``seconds_per_iteration`` (at least the epoch under way)."""
         epoch_seconds = self.epoch_length * max(seconds_per_iteration, 1e-9)
-        epochs = max(1, math.floor(self.seconds / epoch_seconds), math.ceil(iteration / self.epoch_length))
+        epochs = max(1, round(self.seconds / epoch_seconds), math.ceil(iteration / self.epoch_length))
+        first = max(self.steady_from_iteration, int(iteration) + 1)  # the re-plan's epoch starts here or later
+        replan_epoch = math.ceil((first - 1) / self.epoch_length) + 1
         self.plan = {
             "budget_minutes": self.minutes, "budget_seconds": self.seconds,
             "calibration_iterations": self.calibration_iterations,
@@ -131,13 +143,47 @@ class TrainingBudget:
             "epoch_length": self.epoch_length, "planned_epochs": int(epochs),
             "planned_iterations": int(epochs * self.epoch_length),
             "planned_seconds": round(epochs * epoch_seconds, 3), "planned_at": now_iso(),
+            "replan_at_epoch": replan_epoch if replan_epoch <= epochs else None,
         }  # fmt: skip
         logger.info("budget %.4g min: %.4g s per iteration -> %d epochs (%d iterations, %.1f s planned)",
                     self.minutes, seconds_per_iteration, epochs, epochs * self.epoch_length, self.plan["planned_seconds"])
         return int(epochs)
 
+    def epoch_started(self, epoch: int, iteration: int, wall_seconds: float) -> None:
+        """Note the wall-clock seconds at the start of ``epoch`` (1-based), which a re-plan may time.
+
+        A resume in the middle of an epoch starts that epoch again at a later ``iteration``: it is not timed.
+        """
+        whole = int(iteration) == (int(epoch) - 1) * self.epoch_length
+        self._epoch_start = (int(epoch), float(wall_seconds)) if whole else None
+
+    def replan(self, epoch: int, wall_seconds: float) -> int | None:
+        """At the end of ``epoch``: plan the epochs again from this epoch's wall time, once; return them (or None).
+
+        The re-plan times the plan's ``replan_at_epoch``, or (a resumed run that did not see that epoch start) the
+        first whole epoch after it that this process ran. The phase ends after the epochs whose time fits the
+        seconds left (rounded to the nearest), and never before the epoch that just ended.
+        """
+        plan = self.plan
+        if plan is None or plan.get("replan_at_epoch") is None or "replanned_at_epoch" in plan:
+            return None
+        if self._epoch_start is None or self._epoch_start[0] != int(epoch) or int(epoch) < plan["replan_at_epoch"]:
+            return None
+        epoch_seconds = max(float(wall_seconds) - self._epoch_start[1], 1e-9)
+        left = self.seconds - float(wall_seconds)
+        epochs = max(int(epoch), int(epoch) + round(left / epoch_seconds))
+        self.plan = {
+            **plan, "replanned_at_epoch": int(epoch), "replan_epoch_seconds": round(epoch_seconds, 3),
+            "first_plan_epochs": plan.get("first_plan_epochs", plan["planned_epochs"]),
+            "planned_epochs": epochs, "planned_iterations": epochs * self.epoch_length,
+            "planned_seconds": round(float(wall_seconds) + (epochs - int(epoch)) * epoch_seconds, 3),
+        }  # fmt: skip
+        logger.info("budget %.4g min: epoch %d took %.1f s with %.1f s left -> %d epochs in all (first plan %d)",
+                    self.minutes, epoch, epoch_seconds, left, epochs, self.plan["first_plan_epochs"])
+        return epochs
+
     def adopt(self, epochs: int) -> None:
-        """Take ``epochs`` decided by rank 0 (data-parallel runs plan once, on rank 0)."""
+        """Take ``epochs`` decided by rank 0 (data-parallel runs plan and re-plan on rank 0)."""
         if self.plan is not None and int(self.plan["planned_epochs"]) != int(epochs):
             self.plan = {**self.plan, "planned_epochs": int(epochs), "planned_iterations": int(epochs) * self.epoch_length}
 

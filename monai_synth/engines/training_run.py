@@ -103,10 +103,13 @@ class TrainingPhase:
         preview_at_end: also refresh the previews when the phase completes.
         budget_minutes: train for this wall-clock time instead of ``max_epochs``/``max_iterations``: the first
             ``calibration_iterations`` (after one warm-up iteration) are timed, the whole epochs that fit are
-            planned once and written to ``budget.json`` (a resume reuses them), and the phase stops once its
-            wall-clock time exceeds ``budget_stop_factor`` x the budget. None: train for the epochs.
+            planned, planned once more from the wall time of a whole epoch, and written to ``budget.json`` (a
+            resume reuses them); the phase stops once its wall-clock time exceeds ``budget_stop_factor`` x the
+            budget. None: train for the epochs. See :class:`~monai_synth.engines.training_budget.TrainingBudget`.
         calibration_iterations: iterations timed to plan a budget.
         budget_stop_factor: multiple of the budget at which the clock stops the phase (a safety net).
+        budget_steady_from: the first iteration (1-based) from which the step costs what it will for the rest
+            of the phase (e.g. where a loss term starts); the budget's re-plan times an epoch from there on.
 
     Training stops with ``NonFiniteTrainingError`` at the first non-finite logged value (loss, gradient norm)
     or weight, before that iteration is checkpointed, so the last good checkpoint stays the latest one.
@@ -139,6 +142,7 @@ class TrainingPhase:
         calibration_iterations: int = 10,
         budget_stop_factor: float = 1.25,
         batches: Callable[[int], Any] | None = None,
+        budget_steady_from: int = 1,
     ) -> None:
         self.name = name
         self.handlers = list(handlers or [])
@@ -171,7 +175,7 @@ class TrainingPhase:
         self.seconds = 0.0
         self.iterations_run = 0
         self.budget = (TrainingBudget(budget_minutes, self.dir, self.epoch_length, calibration_iterations,
-                                      budget_stop_factor) if budget_minutes else None)  # fmt: skip
+                                      budget_stop_factor, budget_steady_from) if budget_minutes else None)  # fmt: skip
         self.clock = ProgressClock(self.total_iterations() or 0)
         self.preview = preview or PhasePreview(self.dir, name)
         self.preview_every = int(preview_every)
@@ -275,6 +279,9 @@ class TrainingPhase:
             engine.add_event_handler(Events.EPOCH_COMPLETED(every=self.preview_every), self._preview, writer)
         if self.budget is not None:
             engine.add_event_handler(Events.ITERATION_COMPLETED, self._stop_on_clock)
+            engine.add_event_handler(Events.EPOCH_STARTED, lambda e: self.budget.epoch_started(
+                e.state.epoch, e.state.iteration, self.timing.wall_seconds))  # fmt: skip
+            engine.add_event_handler(Events.EPOCH_COMPLETED, self._replan)
 
     def _save_final(self, engine: Engine) -> None:
         payload = {k: v.state_dict() for k, v in self.final.items()}  # type: ignore[union-attr]
@@ -338,6 +345,21 @@ class TrainingPhase:
         self.clock.total = epochs * self.epoch_length
         if idist.get_rank() == 0:
             self.budget.save(self.timing)  # written once: a resume runs the same number of iterations
+
+    def _replan(self, engine: Engine) -> None:
+        """Plan the phase's epochs once more from a whole epoch's wall time (rank 0's plan for every rank)."""
+        epochs = self.budget.replan(engine.state.epoch, self.timing.wall_seconds)
+        if idist.get_world_size() > 1:
+            epochs = int(idist.broadcast(torch.tensor(-1 if epochs is None else epochs), src=0).item())
+            epochs = None if epochs < 0 else epochs
+            if epochs is not None:
+                self.budget.adopt(epochs)
+        if epochs is None:
+            return
+        engine.state.max_epochs = epochs
+        self.clock.total = epochs * self.epoch_length
+        if idist.get_rank() == 0:
+            self.budget.save(self.timing)  # written before the next checkpoint: a resume keeps this plan
 
     def _stop_on_clock(self, engine: Engine) -> None:
         if self.budget is None or self.stopped_on_clock:

@@ -74,12 +74,21 @@ def test_split_budget() -> None:
         split_budget(0.0, [1.0])
 
 
-def test_plan_is_whole_epochs_that_fit(tmp_path) -> None:
+def test_plan_is_the_nearest_whole_number_of_epochs(tmp_path) -> None:
     budget = TrainingBudget(1.0, tmp_path, epoch_length=10, calibration_iterations=3)
     for it, seconds in enumerate([9.0, 0.5, 0.7, 0.6], start=1):  # the first (warm-up) one is left out
         planned = budget.observe(seconds, it)
-    assert planned == math.floor(60.0 / (10 * 0.6)) == 10
+    assert planned == 60.0 / (10 * 0.6) == 10
     assert budget.plan["planned_iterations"] == 100 and budget.plan["planned_seconds"] == pytest.approx(60.0)
+    assert budget.plan["replan_at_epoch"] == 2  # the first whole epoch after the calibration (iteration 4)
+    assert TrainingBudget(1.0, tmp_path / "a", 10).plan_from(0.8, iteration=4) == 8  # 7.5 epochs fit: 8, not 7
+    assert TrainingBudget(1.0, tmp_path / "b", 10).plan_from(0.9, iteration=4) == 7  # 6.7 epochs fit: 7, not 6
+    steady = TrainingBudget(1.0, tmp_path / "c", 10, steady_from_iteration=31)  # e.g. a loss term from epoch 4 on
+    steady.plan_from(0.6, iteration=4)
+    assert steady.plan["replan_at_epoch"] == 4
+    late = TrainingBudget(1.0, tmp_path / "d", 10, steady_from_iteration=201)
+    late.plan_from(0.6, iteration=4)
+    assert late.plan["replan_at_epoch"] is None  # past the planned 10 epochs: no re-plan
     assert TrainingBudget(1.0, tmp_path, 10).plan_from(100.0, iteration=25) == 3  # never less than the epoch under way
     budget.save()
     assert TrainingBudget(1.0, tmp_path, 10).planned_epochs == 10  # read back, not measured again
@@ -102,15 +111,48 @@ def test_phase_trains_for_the_planned_epochs(tmp_path, clock) -> None:
 
 
 def test_resume_reuses_the_plan(tmp_path, clock) -> None:
-    """Killed at iteration 7 (plan made at 3): the resumed run, 10x faster, still ends at 12 with the same weights."""
+    """Killed at iteration 11 (planned at 3, re-planned at the end of epoch 2): the resumed run, 10x faster,
+    still ends at 12 with the same weights."""
     ref = phase(tmp_path / "ref", ToyStep(clock, 0.5), budget_minutes=0.1)
     reference = torch.load(ref.run(), weights_only=True)["model"]
     with pytest.raises(KeyboardInterrupt):
-        phase(tmp_path / "run", ToyStep(clock, 0.5, fail_at=7), budget_minutes=0.1).run()
+        phase(tmp_path / "run", ToyStep(clock, 0.5, fail_at=11), budget_minutes=0.1).run()
+    assert json.loads((tmp_path / "run" / "toy" / "budget.json").read_text())["replanned_at_epoch"] == 2
     resumed = phase(tmp_path / "run", ToyStep(clock, 0.05), budget_minutes=0.1)  # measured again: 30 epochs
     got = torch.load(resumed.run(), weights_only=True)["model"]
-    assert resumed.state.iteration == 12 and resumed.iterations_run == 6  # from checkpoint 6
+    assert resumed.state.iteration == 12 and resumed.iterations_run == 2  # from checkpoint 10
     assert all(torch.equal(reference[k], got[k]) for k in reference)
+
+
+def test_a_run_killed_before_its_replan_replans_from_its_own_first_whole_epoch(tmp_path, clock) -> None:
+    """Killed at iteration 7, inside the re-plan's epoch 2: the resumed run (0.1 s per step) does not time the
+    half epoch it resumes in but epoch 3, whole: 0.4 s, with 6 - (3.0 + 6 x 0.1) = 2.4 s left -> 6 more epochs."""
+    with pytest.raises(KeyboardInterrupt):
+        phase(tmp_path, ToyStep(clock, 0.5, fail_at=7), budget_minutes=0.1).run()
+    resumed = phase(tmp_path, ToyStep(clock, 0.1), budget_minutes=0.1)
+    resumed.run()
+    plan = json.loads((tmp_path / "toy" / "budget.json").read_text())
+    assert plan["replanned_at_epoch"] == 3 and plan["replan_epoch_seconds"] == pytest.approx(0.4)
+    assert plan["first_plan_epochs"] == 3 and plan["planned_epochs"] == 9 and resumed.state.iteration == 36
+
+
+def test_replan_corrects_a_step_that_becomes_slower(tmp_path, clock) -> None:
+    """0.5 s per step up to iteration 8, then 1.0 s (a loss term that starts at epoch 3, ``budget_steady_from=9``),
+    12 s budget. The calibration plans 6 epochs (24 x 0.5 s); epoch 3 takes 4 s with 12 - 8 = 4 s left, so the
+    re-plan ends the phase after epoch 4: 12 s spent. Without it: 20 s, stopped on the clock at 15 s."""
+    step = ToyStep(clock, 0.5)
+
+    def slower(engine, batch):
+        step.seconds = 1.0 if engine.state.iteration >= 9 else 0.5
+        return step(engine, batch)
+
+    run = phase(tmp_path, step, budget_minutes=0.2, budget_steady_from=9)
+    run.step_fn = slower
+    run.run()
+    plan = json.loads((tmp_path / "toy" / "budget.json").read_text())
+    assert plan["first_plan_epochs"] == 6 and plan["replan_at_epoch"] == 3 and plan["replanned_at_epoch"] == 3
+    assert plan["planned_epochs"] == 4 and run.state.iteration == 16 and not run.stopped_on_clock
+    assert plan["spent_wall_seconds"] == pytest.approx(12.0)
 
 
 def test_clock_stops_a_phase_that_runs_over(tmp_path, clock) -> None:

@@ -222,9 +222,10 @@ class MedfusionWorkflow:
             batches = SeededBatches({"image": data.images}, self.ae_batch_size, self.seed, self.device, self.rank,
                                     self.world)  # fmt: skip
             per_epoch = len(batches)
+            adversarial_start = self.adv_start_epoch * per_epoch + 1
             step = self.factories["autoencoder_step"](
                 vae=self._distribute(vae), discriminator=self._distribute(disc), opt_g=opt_g, opt_d=opt_d,
-                loss=self.autoencoder_loss, adversarial_start=self.adv_start_epoch * per_epoch + 1, device=self.device,
+                loss=self.autoencoder_loss, adversarial_start=adversarial_start, device=self.device,
                 precision=self.ae_precision, channels_last=self.channels_last,
             )
             to_save: dict[str, Any] = {"autoencoder": vae, "opt_g": opt_g}
@@ -235,7 +236,7 @@ class MedfusionWorkflow:
                 self.checkpoint_every, self.log_every, final_extra=lambda: {"autoencoder_def": ae_def},
                 handlers=self.handlers, preview=self._reconstruction_preview(vae, data), preview_every=self.preview_every,
                 tracking_params=self.tracking_params(), last_phase=False, budget_minutes=self._phase_budgets[0],
-                batches=batches,
+                batches=batches, budget_steady_from=adversarial_start if disc is not None else 1,
             )
             phase.run()
             self._record_budget("autoencoder", phase)
