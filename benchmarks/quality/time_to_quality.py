@@ -13,7 +13,9 @@ Recipes (:data:`RECIPES`):
 - ``new``: the bundle's defaults as they are in ``train.json`` (v-prediction, its ``sample`` settings);
 - ``old``: the 2020-2022 recipe at the same widths: epsilon prediction, sampled by DDIM 50 steps with eta 1 (the
   only setting that gave usable images with epsilon prediction), with the bundle's earlier speed settings
-  (fp32 on CPU, bf16 on CUDA; channels-last everywhere);
+  (fp32 on CPU, bf16 on CUDA; channels-last everywhere). The autoencoder's precision follows ``precision`` as in
+  ``new`` (the earlier release's bf16 everywhere was a speed bug, 27x slower on CPUs that emulate bf16, not
+  part of the recipe);
 - ``flow``: rectified flow (velocity prediction, ``noise_schedule#kind rectified_flow``), sampled by Euler with
   the bundle's steps and guidance.
 
@@ -29,6 +31,14 @@ recipe's own): ``--per-class`` images per class, the same seeds for every run, a
   the share of samples that the real-trained classifier labels with a max softmax >= 0.9 ("recognisable
   share") stands in for it. It is a proxy: a confident classifier is not a radiologist, and a confidently
   labelled image may still be anatomically wrong.
+
+Two references put the FIDs in scale (``--floors``, on by default), both against the same real test split:
+
+- ``real_floor`` (once per study): real *training* images, as many per class as the samples, in place of the
+  samples. With a few hundred images FID is biased upwards; this is the FID a perfect generator would get here.
+- ``reconstruction`` (per run): the same training images passed through the run's autoencoder (posterior mean,
+  decoded). The latent diffusion model generates through this decoder, so this is about the best its samples
+  can score: the autoencoder's ceiling. PSNR of the reconstructions is recorded too.
 
 Then (``--sweep``, on by default) the run with the lowest FID (or each of ``--sweep-runs``) is sampled again with 5, 10, 20, 50 and 150
 steps of each sampler that fits its objective: DDIM eta 0, DPM-Solver++ 2M and DDIM eta 1 for epsilon / v
@@ -240,6 +250,45 @@ class Reference:
         return row
 
 
+    def floor_images(self, per_class: int) -> torch.Tensor:
+        """The first ``per_class`` real training images of each class (the reference sets' stand-in samples)."""
+        idx = [(self.train.labels == c).nonzero().flatten()[:per_class] for c in range(len(self.class_names))]
+        return self.train.images[torch.cat(idx)]
+
+
+@torch.no_grad()
+def reconstructions(vae: torch.nn.Module, images: torch.Tensor, device: torch.device, batch: int) -> torch.Tensor:
+    """The autoencoder's reconstructions (posterior mean, decoded) of ``images`` in [-1, 1], fp32, on the CPU."""
+    out = []
+    for chunk in images.split(batch):
+        mu, _ = vae.encode(chunk.to(device))
+        out.append(vae.decode(mu).float().clamp(-1, 1).cpu())
+    return torch.cat(out)
+
+
+def psnr_db(a: torch.Tensor, b: torch.Tensor) -> float:
+    """Mean PSNR (dB) of image pairs in [-1, 1] (data range 2)."""
+    mse = (a - b).pow(2).flatten(1).mean(1).clamp_min(1e-12)
+    return float((10 * torch.log10(4.0 / mse)).mean())
+
+
+def floors(results: dict, name: str, model: dict, ref: Reference, a: argparse.Namespace, path: Path) -> None:
+    """Add the study's ``real_floor`` (once) and the run's autoencoder ``reconstruction`` scores, if missing."""
+    real = ref.floor_images(a.per_class)
+    key = {"per_class": a.per_class, "kid_subsets": a.kid_subsets, "data": a.data or "phantom"}
+    if results.get("real_floor", {}).get("key") != key:
+        results["real_floor"] = {"key": key, "n": len(real), **ref.fidelity(real, a.kid_subsets)}
+    row = results["runs"][name]
+    rkey = {**key, "autoencoder_sha256": model["autoencoder_sha256"]}
+    if row.get("reconstruction", {}).get("key") != rkey:
+        rec = reconstructions(model["vae"], real, a.eval_device, a.batch)
+        row["reconstruction"] = {"key": rkey, "n": len(rec), "psnr_db": psnr_db(rec, real),
+                                 **ref.fidelity(rec, a.kid_subsets)}  # fmt: skip
+        print(f"[floor] {name}: autoencoder reconstructions FID {row['reconstruction']['fid']:.2f} "
+              f"(real training images {results['real_floor']['fid']:.2f})", flush=True)
+    save_results(results, path)
+
+
 def sample(model: dict, sampler: str, steps: int, eta: float, guidance: float, a) -> tuple[torch.Tensor, torch.Tensor,
                                                                                              float]:
     """``--per-class`` images per class with the study's seeds; images, labels and the sampling seconds."""
@@ -335,6 +384,8 @@ def run_study(a: argparse.Namespace, extractor=None) -> dict[str, Any]:
                                         classifier=ref.classifier_info)
             key = evaluation_key(a, ref, model)
             if results["runs"].get(name, {}).get("key") == key:
+                if a.floors:
+                    floors(results, name, model, ref, a, path)
                 continue
             metrics = json.loads((run_dir / "metrics.json").read_text())
             s = metrics["sampler"]  # the recipe's own sampling settings, as the bundle resolved them
@@ -345,6 +396,8 @@ def run_study(a: argparse.Namespace, extractor=None) -> dict[str, Any]:
                    "sampling_seconds": round(seconds, 2), **ref.score(images, labels, a.kid_subsets)}  # fmt: skip
             results["runs"][name] = row
             save_results(results, path)
+            if a.floors:
+                floors(results, name, model, ref, a, path)
             print(f"[eval] {name}: FID {row['fid']:.2f}, conditional fidelity {row['conditional_fidelity']:.3f}, "
                   f"anatomy share {row['anatomy_share']:.3f}", flush=True)
     results["study"]["runs"] = names
@@ -444,16 +497,23 @@ def markdown(results: dict, names: Sequence[str]) -> str:
     lines = [f"## Time to quality: {results['study']['data']}, {results['study']['image_size']} px, "
              f"{results['study']['per_class']} images per class", "",
              "| recipe | budget (min) | wall (s) | spent AE+DM (s) | sampler | FID | KID | precision | recall "
-             "| cond. fidelity | anatomy share |", "|---|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+             "| cond. fidelity | anatomy share | AE reconstruction FID (PSNR dB) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for r in runs:
-        s, t = r["sampling"], r["training"]
+        s, t, rec = r["sampling"], r["training"], r.get("reconstruction", {})
         lines.append(f"| {r['recipe']} | {r['budget_minutes']:g} | {_fmt(t.get('wall_seconds'), 4)} | "
                      f"{_fmt(t.get('spent_wall_seconds'), 4)} | "
                      f"{_sampler_label(s['sampler'], s.get('eta', 0.0))} {s['steps']} | "
                      f"{_fmt(r['fid'])} | {_fmt(r['kid_mean'])} | {_fmt(r['precision'])} | {_fmt(r['recall'])} | "
-                     f"{_fmt(r['conditional_fidelity'])} | {_fmt(r['anatomy_share'])} |")
+                     f"{_fmt(r['conditional_fidelity'])} | {_fmt(r['anatomy_share'])} | "
+                     f"{_fmt(rec.get('fid'))} ({_fmt(rec.get('psnr_db'))}) |")
     if runs:
         lines += ["", f"Anatomy share: {runs[0]['anatomy_measure']}."]
+    if "real_floor" in results:
+        f = results["real_floor"]
+        lines += ["", f"Real floor: {f['n']} real training images in place of the samples score FID {_fmt(f['fid'])}, "
+                  f"KID {_fmt(f['kid_mean'])}, precision {_fmt(f['precision'])}, recall {_fmt(f['recall'])}. "
+                  "AE reconstruction: the same images through each run's autoencoder (its ceiling)."]
     budgets = sorted({r["budget_minutes"] for r in runs})
     by = {(r["recipe"], r["budget_minutes"]): r for r in runs}
     keys = ["fid", "kid_mean", "precision", "recall", "conditional_fidelity", "anatomy_share"]
@@ -500,6 +560,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--override", action="append", default=[], type=parse_override, metavar="KEY=VALUE",
                    help="extra bundle override for every run, after the recipe's (repeat)")
     p.add_argument("--sweep", action=argparse.BooleanOptionalAction, default=True, help="step sweep of the best run")
+    p.add_argument("--floors", action=argparse.BooleanOptionalAction, default=True,
+                   help="score real training images and each run's autoencoder reconstructions of them")
     p.add_argument("--sweep-runs", nargs="+", default=None, metavar="RUN",
                    help="sweep these runs (e.g. new_30min) instead of the one with the lowest FID")
     p.add_argument("--sweep-steps", type=int, nargs="+", default=[5, 10, 20, 50, 150])
