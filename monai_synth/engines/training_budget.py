@@ -3,15 +3,18 @@
 ``PhaseTiming`` adds up the seconds of a phase over every process that ran it (it is saved in the checkpoints).
 ``TrainingBudget`` times the first iterations of a run (the first one, which pays for allocations and kernel
 selection, is left out), plans the number of whole epochs that fit the budget at that rate (rounded to the
-nearest), and writes the plan to ``budget.json`` in the phase folder. Then it plans once more, at the end of the
-first whole epoch after the calibration that starts at or after ``steady_from_iteration`` (for Medfusion's
-autoencoder, the first iteration with the adversarial term): from that epoch's wall-clock seconds (steps, data,
-previews, everything) and the seconds left. The first calibration sees only a few steps: the re-plan corrects
-steps whose cost changes later (a loss term that starts at a later epoch) and the per-epoch costs that the step
-times miss. A resumed run reads the plan back instead of measuring again, so once a plan is written the number
-of iterations, hence the weights, do not depend on the speed of the machine it resumes on (a run killed before
-its re-plan re-plans from the first whole epoch it runs itself). As a safety net the phase stops once its
-wall-clock seconds exceed ``stop_factor`` x the budget; such a stop is recorded and a rerun does not go on.
+nearest), and writes the plan to ``budget.json`` in the phase folder. Then it plans again at the end of every whole
+epoch from the first one after the calibration that starts at or after ``steady_from_iteration`` (for Medfusion's
+autoencoder, the first iteration with the adversarial term): from the mean wall-clock seconds (steps, data,
+previews, everything) of the last ``replan_window`` whole epochs and the seconds left, the phase ends after the
+epochs that fit (rounded to the nearest). The first calibration sees only a few steps: the re-plans correct
+steps whose cost changes later (a loss term that starts at a later epoch), the per-epoch costs that the step
+times miss, and a machine whose speed drifts during the run; the phase ends within about half an epoch of its
+budget. The plan is saved with every re-plan. A resumed run reads the plan back and resumes exactly where the
+checkpoint left off (weights, optimiser, data order); it goes on re-planning from the whole epochs it runs
+itself, so under a budget the number of epochs follows the clock to the end (the half epoch a run resumes in is
+not timed). As a safety net the phase stops once its wall-clock seconds exceed ``stop_factor`` x the budget;
+such a stop is recorded and a rerun does not go on.
 """
 
 from __future__ import annotations
@@ -75,17 +78,18 @@ class TrainingBudget:
         calibration_iterations: iterations timed to plan (after one warm-up iteration).
         stop_factor: stop the phase once its wall-clock seconds exceed this multiple of the budget.
         steady_from_iteration: the first iteration (1-based) from which the step costs what it will cost for the
-            rest of the phase; the re-plan times the first whole epoch that starts there or later.
+            rest of the phase; the re-plans time the whole epochs that start there or later.
+        replan_window: the re-plans use the mean wall-clock seconds of this many last timed epochs.
     """
 
     def __init__(self, budget_minutes: float, folder: str | Path, epoch_length: int,
                  calibration_iterations: int = 10, stop_factor: float = 1.25,
-                 steady_from_iteration: int = 1) -> None:  # fmt: skip
+                 steady_from_iteration: int = 1, replan_window: int = 3) -> None:  # fmt: skip
         if not budget_minutes or float(budget_minutes) <= 0:
             raise ValueError(f"budget_minutes must be > 0 (or null to train for 'epochs'), got {budget_minutes!r}")
-        if int(calibration_iterations) < 1 or float(stop_factor) < 1:
-            raise ValueError(f"calibration_iterations must be >= 1 and stop_factor >= 1, "
-                             f"got {calibration_iterations!r} and {stop_factor!r}")  # fmt: skip
+        if int(calibration_iterations) < 1 or float(stop_factor) < 1 or int(replan_window) < 1:
+            raise ValueError(f"calibration_iterations and replan_window must be >= 1 and stop_factor >= 1, got "
+                             f"{calibration_iterations!r}, {replan_window!r} and {stop_factor!r}")  # fmt: skip
         self.minutes = float(budget_minutes)
         self.seconds = self.minutes * 60.0
         self.path = Path(folder) / BUDGET_FILE
@@ -93,9 +97,11 @@ class TrainingBudget:
         self.calibration_iterations = int(calibration_iterations)
         self.stop_factor = float(stop_factor)
         self.steady_from_iteration = max(1, int(steady_from_iteration))
+        self.replan_window = int(replan_window)
         self.plan: dict[str, Any] | None = self._read()
         self._times: list[float] = []
         self._epoch_start: tuple[int, float] | None = None  # (epoch, wall seconds) when this process saw it start
+        self._epoch_seconds: list[float] = []  # wall seconds of the whole epochs this process timed for re-plans
 
     def _read(self) -> dict[str, Any] | None:
         if not self.path.is_file():
@@ -158,28 +164,33 @@ class TrainingBudget:
         self._epoch_start = (int(epoch), float(wall_seconds)) if whole else None
 
     def replan(self, epoch: int, wall_seconds: float) -> int | None:
-        """At the end of ``epoch``: plan the epochs again from this epoch's wall time, once; return them (or None).
+        """At the end of ``epoch``: plan the epochs again from the last whole epochs' wall time; return them (or None).
 
-        The re-plan times the plan's ``replan_at_epoch``, or (a resumed run that did not see that epoch start) the
-        first whole epoch after it that this process ran. The phase ends after the epochs whose time fits the
-        seconds left (rounded to the nearest), and never before the epoch that just ended.
+        Re-plans start at the plan's ``replan_at_epoch`` and time only the whole epochs this process saw start (a
+        resumed run does not time the epoch it resumes in). The phase ends after the epochs whose mean time (over
+        the last ``replan_window`` timed epochs) fits the seconds left, rounded to the nearest, and never before
+        the epoch that just ended. None: nothing to re-plan from at this epoch.
         """
         plan = self.plan
-        if plan is None or plan.get("replan_at_epoch") is None or "replanned_at_epoch" in plan:
+        if plan is None or plan.get("replan_at_epoch") is None:
             return None
         if self._epoch_start is None or self._epoch_start[0] != int(epoch) or int(epoch) < plan["replan_at_epoch"]:
             return None
-        epoch_seconds = max(float(wall_seconds) - self._epoch_start[1], 1e-9)
+        self._epoch_seconds.append(max(float(wall_seconds) - self._epoch_start[1], 1e-9))
+        recent = self._epoch_seconds[-self.replan_window:]
+        epoch_seconds = sum(recent) / len(recent)
         left = self.seconds - float(wall_seconds)
         epochs = max(int(epoch), int(epoch) + round(left / epoch_seconds))
         self.plan = {
-            **plan, "replanned_at_epoch": int(epoch), "replan_epoch_seconds": round(epoch_seconds, 3),
+            **plan, "replanned_at_epoch": int(epoch), "replans": int(plan.get("replans", 0)) + 1,
+            "replan_epoch_seconds": round(epoch_seconds, 3),
             "first_plan_epochs": plan.get("first_plan_epochs", plan["planned_epochs"]),
             "planned_epochs": epochs, "planned_iterations": epochs * self.epoch_length,
             "planned_seconds": round(float(wall_seconds) + (epochs - int(epoch)) * epoch_seconds, 3),
         }  # fmt: skip
-        logger.info("budget %.4g min: epoch %d took %.1f s with %.1f s left -> %d epochs in all (first plan %d)",
-                    self.minutes, epoch, epoch_seconds, left, epochs, self.plan["first_plan_epochs"])
+        if epochs != int(plan["planned_epochs"]):
+            logger.info("budget %.4g min: epochs take %.1f s with %.1f s left -> %d epochs in all (was %d)",
+                        self.minutes, epoch_seconds, left, epochs, int(plan["planned_epochs"]))
         return epochs
 
     def adopt(self, epochs: int) -> None:
@@ -232,3 +243,24 @@ def split_budget(budget_minutes: float | None, fractions: Sequence[float]) -> li
     if float(budget_minutes) <= 0:
         raise ValueError(f"budget_minutes must be > 0 (or null to train for 'epochs'), got {budget_minutes!r}")
     return [float(budget_minutes) * float(f) for f in fractions]
+
+
+def spent_wall_seconds(folder: str | Path) -> float | None:
+    """The wall-clock seconds a phase trained on a budget recorded in ``folder/budget.json`` (None: no record)."""
+    path = Path(folder) / BUDGET_FILE
+    if not path.is_file():
+        return None
+    try:
+        spent = json.loads(path.read_text()).get("spent_wall_seconds")
+    except ValueError as e:
+        raise ValueError(f"{path}: not a readable budget plan ({e})") from e
+    return None if spent is None else float(spent)
+
+
+def remaining_minutes(budget_minutes: float, spent_seconds: float, least_minutes: float) -> float:
+    """A later phase's budget: the run's ``budget_minutes`` less what earlier phases spent, never below
+    ``least_minutes`` (so that an earlier phase that overran still leaves its successor some time).
+
+    Rounded to 1e-4 minutes; the same record gives the same budget, so a resumed run plans the same phase.
+    """
+    return round(max(float(budget_minutes) - float(spent_seconds) / 60.0, float(least_minutes)), 4)

@@ -103,13 +103,13 @@ class TrainingPhase:
         preview_at_end: also refresh the previews when the phase completes.
         budget_minutes: train for this wall-clock time instead of ``max_epochs``/``max_iterations``: the first
             ``calibration_iterations`` (after one warm-up iteration) are timed, the whole epochs that fit are
-            planned, planned once more from the wall time of a whole epoch, and written to ``budget.json`` (a
-            resume reuses them); the phase stops once its wall-clock time exceeds ``budget_stop_factor`` x the
+            planned, planned again at the end of every whole epoch from the epochs' wall time, and written to
+            ``budget.json`` (a resume reads the plan back); the phase stops once its wall-clock time exceeds ``budget_stop_factor`` x the
             budget. None: train for the epochs. See :class:`~monai_synth.engines.training_budget.TrainingBudget`.
         calibration_iterations: iterations timed to plan a budget.
         budget_stop_factor: multiple of the budget at which the clock stops the phase (a safety net).
         budget_steady_from: the first iteration (1-based) from which the step costs what it will for the rest
-            of the phase (e.g. where a loss term starts); the budget's re-plan times an epoch from there on.
+            of the phase (e.g. where a loss term starts); the budget's re-plans time the epochs from there on.
 
     Training stops with ``NonFiniteTrainingError`` at the first non-finite logged value (loss, gradient norm)
     or weight, before that iteration is checkpointed, so the last good checkpoint stays the latest one.
@@ -347,7 +347,7 @@ class TrainingPhase:
             self.budget.save(self.timing)  # written once: a resume runs the same number of iterations
 
     def _replan(self, engine: Engine) -> None:
-        """Plan the phase's epochs once more from a whole epoch's wall time (rank 0's plan for every rank)."""
+        """Plan the phase's epochs again from the whole epochs' wall time (rank 0's plan for every rank)."""
         epochs = self.budget.replan(engine.state.epoch, self.timing.wall_seconds)
         if idist.get_world_size() > 1:
             epochs = int(idist.broadcast(torch.tensor(-1 if epochs is None else epochs), src=0).item())

@@ -24,7 +24,8 @@ def test_medfusion_trains_on_a_budget_shared_by_its_phases(tmp_path: Path) -> No
     budget = _metrics(out)["budget"]
     assert set(budget) == {"autoencoder", "diffusion"}
     assert budget["autoencoder"]["budget_minutes"] == pytest.approx(0.01)
-    assert budget["diffusion"]["budget_minutes"] == pytest.approx(0.03)
+    left = 0.04 - budget["autoencoder"]["spent_wall_seconds"] / 60  # what the autoencoder left, at least half of 0.03
+    assert budget["diffusion"]["budget_minutes"] == pytest.approx(max(left, 0.015), abs=1e-4)
     for phase in ("autoencoder", "diffusion"):
         plan = json.loads((out / phase / "budget.json").read_text())
         assert plan["planned_epochs"] >= 1 and budget[phase]["spent_wall_seconds"] > 0

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 import monai_synth.engines.training_budget as training_budget
-from monai_synth.engines.training_budget import TrainingBudget, split_budget
+from monai_synth.engines.training_budget import TrainingBudget, remaining_minutes, spent_wall_seconds, split_budget
 from monai_synth.engines.training_run import TrainingPhase
 
 
@@ -126,14 +126,16 @@ def test_resume_reuses_the_plan(tmp_path, clock) -> None:
 
 def test_a_run_killed_before_its_replan_replans_from_its_own_first_whole_epoch(tmp_path, clock) -> None:
     """Killed at iteration 7, inside the re-plan's epoch 2: the resumed run (0.1 s per step) does not time the
-    half epoch it resumes in but epoch 3, whole: 0.4 s, with 6 - (3.0 + 6 x 0.1) = 2.4 s left -> 6 more epochs."""
+    half epoch it resumes in but epoch 3, whole: 0.4 s, with 6 - (3.0 + 6 x 0.1) = 2.4 s left -> 6 more epochs;
+    the later re-plans agree."""
     with pytest.raises(KeyboardInterrupt):
         phase(tmp_path, ToyStep(clock, 0.5, fail_at=7), budget_minutes=0.1).run()
     resumed = phase(tmp_path, ToyStep(clock, 0.1), budget_minutes=0.1)
     resumed.run()
     plan = json.loads((tmp_path / "toy" / "budget.json").read_text())
-    assert plan["replanned_at_epoch"] == 3 and plan["replan_epoch_seconds"] == pytest.approx(0.4)
-    assert plan["first_plan_epochs"] == 3 and plan["planned_epochs"] == 9 and resumed.state.iteration == 36
+    assert plan["replan_epoch_seconds"] == pytest.approx(0.4) and plan["first_plan_epochs"] == 3
+    assert plan["planned_epochs"] == 9 and resumed.state.iteration == 36
+    assert plan["replans"] == 7 and plan["replanned_at_epoch"] == 9  # epochs 3 to 9, each re-planned (to 9)
 
 
 def test_replan_corrects_a_step_that_becomes_slower(tmp_path, clock) -> None:
@@ -150,9 +152,40 @@ def test_replan_corrects_a_step_that_becomes_slower(tmp_path, clock) -> None:
     run.step_fn = slower
     run.run()
     plan = json.loads((tmp_path / "toy" / "budget.json").read_text())
-    assert plan["first_plan_epochs"] == 6 and plan["replan_at_epoch"] == 3 and plan["replanned_at_epoch"] == 3
+    assert plan["first_plan_epochs"] == 6 and plan["replan_at_epoch"] == 3 and plan["replanned_at_epoch"] == 4
+    assert plan["replans"] == 2  # after epochs 3 and 4
     assert plan["planned_epochs"] == 4 and run.state.iteration == 16 and not run.stopped_on_clock
     assert plan["spent_wall_seconds"] == pytest.approx(12.0)
+
+
+def test_replans_follow_a_machine_that_speeds_up(tmp_path, clock) -> None:
+    """0.5 s per step for 3 epochs, then 0.25 s (a drifting machine), 12 s budget. The calibration and the first
+    re-plan (epoch 2: 2 s with 8 s left) plan 6 epochs; the later re-plans see the faster epochs (mean of the
+    last 3) and end the phase after epoch 9: 3 x 2 s + 6 x 1 s = 12 s spent. One re-plan would have spent 9 s."""
+    step = ToyStep(clock, 0.5)
+
+    def faster(engine, batch):
+        step.seconds = 0.25 if engine.state.iteration > 12 else 0.5
+        return step(engine, batch)
+
+    run = phase(tmp_path, step, budget_minutes=0.2)
+    run.step_fn = faster
+    run.run()
+    plan = json.loads((tmp_path / "toy" / "budget.json").read_text())
+    assert plan["first_plan_epochs"] == 6 and plan["planned_epochs"] == 9 and run.state.iteration == 36
+    assert plan["replanned_at_epoch"] == 9 and plan["replan_epoch_seconds"] == pytest.approx(1.0)
+    assert plan["spent_wall_seconds"] == pytest.approx(12.0) and not run.stopped_on_clock
+
+
+def test_a_later_phase_gets_what_the_earlier_ones_left(tmp_path) -> None:
+    assert spent_wall_seconds(tmp_path) is None  # no record: the caller falls back to the phase's share
+    (tmp_path / "budget.json").write_text(json.dumps({"budget_minutes": 2.5, "spent_wall_seconds": 168.8}))
+    assert spent_wall_seconds(tmp_path) == 168.8
+    assert remaining_minutes(10.0, 168.8, least_minutes=3.75) == round(10.0 - 168.8 / 60, 4) == 7.1867
+    assert remaining_minutes(10.0, 540.0, least_minutes=3.75) == 3.75  # an overrun leaves at least the floor
+    (tmp_path / "budget.json").write_text("{half")
+    with pytest.raises(ValueError, match="budget.json"):
+        spent_wall_seconds(tmp_path)
 
 
 def test_clock_stops_a_phase_that_runs_over(tmp_path, clock) -> None:

@@ -30,7 +30,7 @@ from monai_synth.engines.batch_source import SeededBatches
 from monai_synth.engines.medfusion.pipeline import MedfusionPipeline
 from monai_synth.engines.precision import autocast_for
 from monai_synth.engines.run_record import add_to_run_record, check_run_record, dataset_fingerprint
-from monai_synth.engines.training_budget import split_budget
+from monai_synth.engines.training_budget import remaining_minutes, spent_wall_seconds, split_budget
 from monai_synth.engines.training_run import TrainingPhase
 from monai_synth.handlers.ema import WeightEMA
 from monai_synth.io.model_bundle import (
@@ -296,7 +296,7 @@ class MedfusionWorkflow:
                 self.checkpoint_every, self.log_every, final_extra=lambda: extra,
                 handlers=self.handlers + fidelity, preview=self._sample_preview(vae, sampling_net, schedule, extra),
                 preview_every=self.preview_every, tracking_params=self.tracking_params(),
-                budget_minutes=self._phase_budgets[1], batches=batches,
+                budget_minutes=self._diffusion_budget_minutes(), batches=batches,
             )
             phase.run()
             self._record_budget("diffusion", phase)
@@ -316,6 +316,19 @@ class MedfusionWorkflow:
         path = self.out / "run_record.json"
         earlier = json.loads(path.read_text()).get("budget", {}) if path.is_file() else {}
         return {**earlier, **self.budget_spent}
+
+    def _diffusion_budget_minutes(self) -> float | None:
+        """The diffusion phase's budget: the run's budget less the autoencoder's spent wall-clock seconds.
+
+        Its share (``1 - autoencoder_budget_share``) where the autoencoder has no budget record, and never less
+        than half of that share. So an autoencoder phase that ran over or under its share (it ends on whole
+        epochs) does not change the run's total.
+        """
+        if self.budget_minutes is None:
+            return None
+        share = self._phase_budgets[1]
+        spent = spent_wall_seconds(self.out / "autoencoder")
+        return share if spent is None else remaining_minutes(self.budget_minutes, spent, 0.5 * share)
 
     def _record_budget(self, name: str, phase: TrainingPhase) -> None:
         """Planned and spent time of a phase trained on a budget, in ``run_record.json`` (``budget#<phase>``)."""
