@@ -445,13 +445,20 @@ def plot_minutes(results: dict, names: Sequence[str], path: Path) -> None:
     fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4))
     for ax, (key, label) in zip(axes, panels):
         for recipe, rows in _series(results, names).items():
-            ax.plot([r["budget_minutes"] for r in rows], [_num(r.get(key)) for r in rows], "o-", label=recipe)
+            line, = ax.plot([r["budget_minutes"] for r in rows], [_num(r.get(key)) for r in rows], "o-", label=recipe)
+            if key == "fid" and any("reconstruction" in r for r in rows):  # each run's autoencoder ceiling
+                ax.plot([r["budget_minutes"] for r in rows], [_num(r.get("reconstruction", {}).get("fid")) for r in rows],
+                        "x--", color=line.get_color(), alpha=0.6, label=f"{recipe}: AE reconstructions")
+        if key == "fid" and results.get("real_floor"):
+            ax.axhline(results["real_floor"]["fid"], color="grey", ls=":", label="real training images")
         ax.set_xticks(sorted({r["budget_minutes"] for rows in _series(results, names).values() for r in rows}))
         ax.set_xlabel("training budget (minutes, autoencoder included)")
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
     axes[0].legend()
-    fig.suptitle(f"Medfusion time to quality: {results['study']['data']}, {results['study']['image_size']} px")
+    data = Path(results["study"]["data"]) if results["study"]["data"] else None
+    name = "phantom" if data is None else (data.parent.name if data.suffix in (".csv", ".json") else data.name)
+    fig.suptitle(f"Medfusion time to quality: {name}, {results['study']['image_size']} px")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
