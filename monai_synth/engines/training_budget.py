@@ -143,7 +143,7 @@ class TrainingBudget:
         first = max(self.steady_from_iteration, int(iteration) + 1)  # the re-plan's epoch starts here or later
         replan_epoch = math.ceil((first - 1) / self.epoch_length) + 1
         self.plan = {
-            "budget_minutes": self.minutes, "budget_seconds": self.seconds,
+            "budget_minutes": self.minutes, "budget_seconds": round(self.seconds, 3),
             "calibration_iterations": self.calibration_iterations,
             "seconds_per_iteration": seconds_per_iteration, "planned_at_iteration": int(iteration),
             "epoch_length": self.epoch_length, "planned_epochs": int(epochs),
