@@ -2,7 +2,7 @@
 
 Each recipe is a small set of overrides of ``bundles/medfusion/train.json``; every (recipe, budget) is trained by
 the bundle's own command in a subprocess, as a user would run it (``budget_minutes`` covers the autoencoder and
-the diffusion phase, split by the bundle's ``autoencoder_budget_share``)::
+the diffusion phase: the autoencoder gets ``autoencoder_budget_share``, the diffusion phase what it left)::
 
   python -m monai.bundle run --config_file bundles/medfusion/train.json --dataset_dir DATA --split train \
       --image_size S --budget_minutes B --output_dir OUT/runs/<recipe>_<B>min [recipe overrides] \
