@@ -447,8 +447,9 @@ def plot_minutes(results: dict, names: Sequence[str], path: Path) -> None:
         for recipe, rows in _series(results, names).items():
             line, = ax.plot([r["budget_minutes"] for r in rows], [_num(r.get(key)) for r in rows], "o-", label=recipe)
             if key == "fid" and any("reconstruction" in r for r in rows):  # each run's autoencoder ceiling
-                ax.plot([r["budget_minutes"] for r in rows], [_num(r.get("reconstruction", {}).get("fid")) for r in rows],
-                        "x--", color=line.get_color(), alpha=0.6, label=f"{recipe}: AE reconstructions")
+                ceiling = [_num(r.get("reconstruction", {}).get("fid")) for r in rows]
+                ax.plot([r["budget_minutes"] for r in rows], ceiling, "x--", color=line.get_color(), alpha=0.6,
+                        label=f"{recipe}: AE reconstructions")
         if key == "fid" and results.get("real_floor"):
             ax.axhline(results["real_floor"]["fid"], color="grey", ls=":", label="real training images")
         ax.set_xticks(sorted({r["budget_minutes"] for rows in _series(results, names).values() for r in rows}))

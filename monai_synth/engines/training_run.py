@@ -104,8 +104,9 @@ class TrainingPhase:
         budget_minutes: train for this wall-clock time instead of ``max_epochs``/``max_iterations``: the first
             ``calibration_iterations`` (after one warm-up iteration) are timed, the whole epochs that fit are
             planned, planned again at the end of every whole epoch from the epochs' wall time, and written to
-            ``budget.json`` (a resume reads the plan back); the phase stops once its wall-clock time exceeds ``budget_stop_factor`` x the
-            budget. None: train for the epochs. See :class:`~monai_synth.engines.training_budget.TrainingBudget`.
+            ``budget.json`` (a resume reads the plan back); the phase stops once its wall-clock time exceeds
+            ``budget_stop_factor`` x the budget. None: train for the epochs. See
+            :class:`~monai_synth.engines.training_budget.TrainingBudget`.
         calibration_iterations: iterations timed to plan a budget.
         budget_stop_factor: multiple of the budget at which the clock stops the phase (a safety net).
         budget_steady_from: the first iteration (1-based) from which the step costs what it will for the rest
@@ -344,7 +345,7 @@ class TrainingPhase:
         engine.state.max_epochs = epochs
         self.clock.total = epochs * self.epoch_length
         if idist.get_rank() == 0:
-            self.budget.save(self.timing)  # written once: a resume runs the same number of iterations
+            self.budget.save(self.timing)  # the first plan: a resume reads it back instead of calibrating
 
     def _replan(self, engine: Engine) -> None:
         """Plan the phase's epochs again from the whole epochs' wall time (rank 0's plan for every rank)."""
