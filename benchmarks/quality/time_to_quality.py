@@ -44,6 +44,10 @@ Then (``--sweep``, on by default) the run with the lowest FID (or each of ``--sw
 steps of each sampler that fits its objective: DDIM eta 0, DPM-Solver++ 2M and DDIM eta 1 for epsilon / v
 prediction; Euler and Heun for rectified flow.
 
+With ``--guidance W ...`` the best run (or each of ``--guidance-runs``) is sampled again with its own sampler and
+steps at each guidance scale and scored in full (FID, KID, precision, recall, conditional fidelity per class,
+anatomy share): ``guidance.png`` and a table.
+
 The study is resumable: a run whose ``metrics.json`` exists is not trained again, and ``results.json`` is
 written (atomically) after each evaluated run and each sweep point; a rerun skips what it holds. Outputs in
 ``--out``: ``results.json``, ``results.md`` (also printed), ``time_to_quality.png``, ``steps.png``, the run
@@ -316,6 +320,7 @@ def load_results(path: Path) -> dict[str, Any]:
     results = json.loads(path.read_text()) if path.is_file() else {"runs": {}}
     old = results.pop("sweep", None)
     results.setdefault("sweeps", {})
+    results.setdefault("guidance_sweeps", {})
     if old and old.get("run"):
         results["sweeps"].setdefault(old["run"], old)
     return results
@@ -329,6 +334,16 @@ def best_run(results: dict, names: Sequence[str]) -> str | None:
     fids = {n: results["runs"][n]["fid"] for n in names if n in results["runs"]}
     fids = {n: f for n, f in fids.items() if f is not None and math.isfinite(f)}
     return min(fids, key=fids.get) if fids else None
+
+
+def chosen_runs(results: dict, names: Sequence[str], chosen: Sequence[str] | None, flag: str) -> list[str]:
+    """The runs a sweep covers: those named by ``flag``, or the one with the lowest FID."""
+    if chosen is None:
+        return [n for n in [best_run(results, names)] if n is not None]
+    for name in chosen:
+        if name not in results["runs"]:
+            raise SystemExit(f"{flag}: {name!r} is not a run of this study ({', '.join(names)})")
+    return list(chosen)
 
 
 def sweep(results: dict, name: str, a, ref: Reference, path: Path) -> None:
@@ -356,6 +371,30 @@ def sweep(results: dict, name: str, a, ref: Reference, path: Path) -> None:
             save_results(results, path)
             fid = row.get("fid", float("nan"))
             print(f"[sweep] {name} {_sampler_label(sampler, eta)} {steps} steps: FID {fid:.2f}", flush=True)
+
+
+def guidance_sweep(results: dict, name: str, a, ref: Reference, path: Path) -> None:
+    """Full scores (FID, conditional fidelity per class, anatomy share) at each ``--guidance`` scale, with the
+    run's own sampler and steps; saved point by point."""
+    model = load_medfusion(a.out / "runs" / name, a.eval_device)
+    s = results["runs"][name]["sampling"]
+    key = {**evaluation_key(a, ref, model), "run": name, "sampler": s["sampler"], "steps": s["steps"],
+           "eta": s.get("eta", 0.0)}
+    if results["guidance_sweeps"].get(name, {}).get("key") != key:
+        results["guidance_sweeps"][name] = {"run": name, "key": key, "rows": []}
+    swept = results["guidance_sweeps"][name]
+    done = {r["guidance_scale"] for r in swept["rows"]}
+    for guidance in a.guidance:
+        if float(guidance) in done:
+            continue
+        images, labels, seconds = sample(model, s["sampler"], s["steps"], s.get("eta", 0.0), guidance, a)
+        row = {"guidance_scale": float(guidance), "sampling_seconds": round(seconds, 2),
+               **ref.score(images, labels, a.kid_subsets)}
+        swept["rows"].append(row)
+        save_results(results, path)
+        worst = min(v["share"] for v in row["conditional_fidelity_per_class"].values())
+        print(f"[guidance] {name} w={guidance:g}: FID {row['fid']:.2f}, conditional fidelity "
+              f"{row['conditional_fidelity']:.3f} (worst class {worst:.3f})", flush=True)
 
 
 @torch.no_grad()
@@ -406,14 +445,16 @@ def run_study(a: argparse.Namespace, extractor=None) -> dict[str, Any]:
     results["study"]["runs"] = names
     save_results(results, path)
     if a.sweep and ref is not None:
-        for name in a.sweep_runs or [best_run(results, names)]:
-            if name is not None:
-                if name not in results["runs"]:
-                    raise SystemExit(f"--sweep-runs: {name!r} is not a run of this study ({', '.join(names)})")
-                sweep(results, name, a, ref, path)
+        for name in chosen_runs(results, names, a.sweep_runs, "--sweep-runs"):
+            sweep(results, name, a, ref, path)
+    if a.guidance and ref is not None:
+        for name in chosen_runs(results, names, a.guidance_runs, "--guidance-runs"):
+            guidance_sweep(results, name, a, ref, path)
     results = json.loads(path.read_text())
     plot_minutes(results, names, a.out / "time_to_quality.png")
     plot_steps(results, a.out / "steps.png")
+    if results["guidance_sweeps"]:
+        plot_guidance(results, a.out / "guidance.png")
     table = markdown(results, names)
     (a.out / "results.md").write_text(table)
     print(table)
@@ -494,6 +535,33 @@ def plot_steps(results: dict, path: Path) -> None:
     plt.close(fig)
 
 
+def plot_guidance(results: dict, path: Path) -> None:
+    """FID, and conditional fidelity (overall and of the worst class), against the guidance scale."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+    for name, sw in results["guidance_sweeps"].items():
+        rows = sorted(sw["rows"], key=lambda r: r["guidance_scale"])
+        scales = [r["guidance_scale"] for r in rows]
+        left.plot(scales, [r["fid"] for r in rows], "o-", label=name)
+        line, = right.plot(scales, [r["conditional_fidelity"] for r in rows], "o-", label=f"{name}: overall")
+        worst = [min(v["share"] for v in r["conditional_fidelity_per_class"].values()) for r in rows]
+        right.plot(scales, worst, "x--", color=line.get_color(), label=f"{name}: worst class")
+    left.set_ylabel("FID (lower is better)")
+    right.set_ylabel("conditional fidelity")
+    for ax in (left, right):
+        ax.set_xlabel("classifier-free guidance scale")
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.suptitle("Medfusion: guidance against quality and class fidelity")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
 def _sampler_label(sampler: str, eta: float) -> str:
     return f"{sampler} eta {float(eta):g}" if sampler == "ddim" else sampler
 
@@ -554,6 +622,19 @@ def markdown(results: dict, names: Sequence[str]) -> str:
         for sampler, eta in dict.fromkeys((r["sampler"], r["eta"]) for r in rows):
             fid = {r["steps"]: r.get("fid") for r in rows if (r["sampler"], r["eta"]) == (sampler, eta)}
             lines.append(f"| {_sampler_label(sampler, eta)} | " + " | ".join(_fmt(fid.get(s)) for s in steps) + " |")
+    for sw in results.get("guidance_sweeps", {}).values():
+        rows = sorted(sw["rows"], key=lambda r: r["guidance_scale"])
+        if not rows:
+            continue
+        k, classes = sw["key"], list(rows[0]["conditional_fidelity_per_class"])
+        lines += ["", f"### Guidance: {sw['run']} ({_sampler_label(k['sampler'], k['eta'])} {k['steps']} steps)", "",
+                  "| guidance | FID | precision | recall | cond. fidelity | anatomy share | "
+                  + " | ".join(classes) + " |", "|---" * (len(classes) + 6) + "|"]
+        for r in rows:
+            pc = r["conditional_fidelity_per_class"]
+            lines.append(f"| {r['guidance_scale']:g} | {_fmt(r['fid'])} | {_fmt(r['precision'])} | "
+                         f"{_fmt(r['recall'])} | {_fmt(r['conditional_fidelity'])} | {_fmt(r['anatomy_share'])} | "
+                         + " | ".join(_fmt(pc[c]["share"]) for c in classes) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -576,6 +657,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--sweep-runs", nargs="+", default=None, metavar="RUN",
                    help="sweep these runs (e.g. new_30min) instead of the one with the lowest FID")
     p.add_argument("--sweep-steps", type=int, nargs="+", default=[5, 10, 20, 50, 150])
+    p.add_argument("--guidance", type=float, nargs="+", default=None, metavar="W",
+                   help="score the best run (or each of --guidance-runs) again at these guidance scales, with its "
+                        "own sampler and steps: FID, conditional fidelity per class, anatomy share")
+    p.add_argument("--guidance-runs", nargs="+", default=None, metavar="RUN",
+                   help="the runs of the guidance sweep (default: the one with the lowest FID)")
     p.add_argument("--precision", default="fp32", help="sampling precision")
     p.add_argument("--batch", type=int, default=50, help="sampling batch size")
     p.add_argument("--kid-subsets", type=int, default=100)

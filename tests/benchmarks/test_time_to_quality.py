@@ -41,7 +41,7 @@ class StubExtractor:
         return F.adaptive_avg_pool2d(images.float().mean(1, keepdim=True), 8).flatten(1).numpy().astype(np.float32)
 
 
-def test_study_trains_each_recipe_and_budget_once_and_resumes(tmp_path: Path, capsys) -> None:
+def test_study_trains_each_recipe_and_budget_once_and_resumes(tmp_path: Path, capsys, monkeypatch) -> None:
     script = _script()
     argv = ["--data", "", "--image-size", "16", "--budgets", "0.05", "--recipes", "old", "new", "--per-class", "2",
             "--out", str(tmp_path), "--device", "cpu", "--phantom-count", "32", "--classifier-steps", "2",
@@ -89,6 +89,26 @@ def test_study_trains_each_recipe_and_budget_once_and_resumes(tmp_path: Path, ca
     assert f"FID against steps: {other}" in (tmp_path / "results.md").read_text()
     with pytest.raises(SystemExit, match="not a run of this study"):
         script.main([*argv, "--sweep-runs", "flow_0.05min"], extractor=StubExtractor())
+
+    # --guidance: the named run scored in full at each scale with its own sampler; resumable point by point
+    calls, sample = [], script.sample
+    monkeypatch.setattr(script, "sample", lambda *args: calls.append(args[1:5]) or sample(*args))
+    fourth = script.main([*argv, "--guidance", "1", "3", "--guidance-runs", "new_0.05min"], extractor=StubExtractor())
+    gs = fourth["guidance_sweeps"]["new_0.05min"]
+    assert [r["guidance_scale"] for r in gs["rows"]] == [1.0, 3.0]
+    own = (new_train["sample"]["sampler"], new_train["sample"]["steps"], new_train["sample"]["eta"])
+    assert calls == [(*own, 1.0), (*own, 3.0)]  # the run's own sampler, steps and eta at each scale
+    assert (gs["key"]["sampler"], gs["key"]["steps"], gs["key"]["eta"]) == own
+    for row in gs["rows"]:
+        assert set(row["conditional_fidelity_per_class"]) == set(results["study"]["class_names"])
+        assert row["fid"] is not None and 0 <= row["conditional_fidelity"] <= 1
+    assert (tmp_path / "guidance.png").stat().st_size > 0
+    assert "Guidance: new_0.05min" in (tmp_path / "results.md").read_text()
+    seen, calls[:] = StubExtractor(), []
+    fifth = script.main([*argv, "--guidance", "1", "3", "--guidance-runs", "new_0.05min"], extractor=seen)
+    assert fifth["guidance_sweeps"] == fourth["guidance_sweeps"] and seen.images_seen == 32 and calls == []
+    with pytest.raises(SystemExit, match="--guidance-runs: 'flow_0.05min' is not a run"):
+        script.main([*argv, "--guidance", "2", "--guidance-runs", "flow_0.05min"], extractor=StubExtractor())
 
     # the study's seed convention (library): image i of class c from seed + 1_000_000 c + i, whatever the batch
     from monai_synth.engines.medfusion import load_medfusion
