@@ -7,7 +7,8 @@ nearest), and writes the plan to ``budget.json`` in the phase folder. Then it pl
 epoch from the first one after the calibration that starts at or after ``steady_from_iteration`` (for Medfusion's
 autoencoder, the first iteration with the adversarial term): from the mean wall-clock seconds (steps, data,
 previews, everything) of the last ``replan_window`` whole epochs and the seconds left, the phase ends after the
-epochs that fit (rounded to the nearest). The first calibration sees only a few steps: the re-plans correct
+epochs that fit (rounded to the nearest). A whole epoch before that one (after the calibration's) is cheaper than
+the later ones, so it may only end the phase sooner. The first calibration sees only a few steps: the re-plans correct
 steps whose cost changes later (a loss term that starts at a later epoch), the per-epoch costs that the step
 times miss, and a machine whose speed drifts during the run; the phase ends within about half an epoch of its
 budget. The plan is saved with every re-plan. A resumed run reads the plan back and resumes exactly where the
@@ -169,18 +170,40 @@ class TrainingBudget:
         Re-plans start at the plan's ``replan_at_epoch`` and time only the whole epochs this process saw start (a
         resumed run does not time the epoch it resumes in). The phase ends after the epochs whose mean time (over
         the last ``replan_window`` timed epochs) fits the seconds left, rounded to the nearest, and never before
-        the epoch that just ended. None: nothing to re-plan from at this epoch.
+        the epoch that just ended. Whole epochs before ``replan_at_epoch`` (after the calibration's) may only
+        shorten the plan (:meth:`_shorten`). None: nothing to re-plan from at this epoch.
         """
         plan = self.plan
-        if plan is None or plan.get("replan_at_epoch") is None:
+        if plan is None or self._epoch_start is None or self._epoch_start[0] != int(epoch):
             return None
-        if self._epoch_start is None or self._epoch_start[0] != int(epoch) or int(epoch) < plan["replan_at_epoch"]:
-            return None
-        self._epoch_seconds.append(max(float(wall_seconds) - self._epoch_start[1], 1e-9))
+        seconds = max(float(wall_seconds) - self._epoch_start[1], 1e-9)
+        if plan.get("replan_at_epoch") is None or int(epoch) < plan["replan_at_epoch"]:
+            return self._shorten(int(epoch), seconds, float(wall_seconds))
+        self._epoch_seconds.append(seconds)
         recent = self._epoch_seconds[-self.replan_window:]
         epoch_seconds = sum(recent) / len(recent)
         left = self.seconds - float(wall_seconds)
         epochs = max(int(epoch), int(epoch) + round(left / epoch_seconds))
+        return self._adopt_replan(epoch, epochs, epoch_seconds, wall_seconds)
+
+    def _shorten(self, epoch: int, epoch_seconds: float, wall_seconds: float) -> int | None:
+        """At the end of a whole epoch before the step's steady cost (Medfusion's autoencoder before its adversarial
+        term): such an epoch costs at most what the later ones will, so it may end the phase sooner, never later.
+
+        The epoch of the calibration (with the warm-up iteration) is not timed. None: the plan stands.
+        """
+        plan = self.plan
+        if epoch <= math.ceil(int(plan["planned_at_iteration"]) / self.epoch_length):
+            return None
+        epochs = max(epoch, epoch + round((self.seconds - wall_seconds) / epoch_seconds))
+        if epochs >= int(plan["planned_epochs"]):
+            return None
+        return self._adopt_replan(epoch, epochs, epoch_seconds, wall_seconds)
+
+    def _adopt_replan(self, epoch: int, epochs: int, epoch_seconds: float, wall_seconds: float) -> int:
+        """Make ``epochs`` the plan, re-planned at the end of ``epoch`` from epochs of ``epoch_seconds``."""
+        plan = self.plan
+        left = self.seconds - float(wall_seconds)
         self.plan = {
             **plan, "replanned_at_epoch": int(epoch), "replans": int(plan.get("replans", 0)) + 1,
             "replan_epoch_seconds": round(epoch_seconds, 3),
