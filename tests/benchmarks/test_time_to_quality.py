@@ -60,7 +60,7 @@ def test_study_trains_each_recipe_and_budget_once_and_resumes(tmp_path: Path, ca
     # each recipe sampled with its own settings, as the bundle resolved them
     assert results["runs"]["old_0.05min"]["prediction"] == "epsilon"
     new_train = json.loads((REPO / "bundles" / "medfusion" / "train.json").read_text())
-    old_sampling = {"sampler": "ddim", "steps": 50, "eta": 1.0, "guidance_scale": new_train["sample"]["guidance_scale"]}
+    old_sampling = {"sampler": "ddim", "steps": 50, "eta": 1.0, "guidance_scale": 2.0}  # the earlier guidance
     assert results["runs"]["old_0.05min"]["sampling"] == old_sampling
     assert results["runs"]["new_0.05min"]["prediction"] == new_train["prediction"]
     assert results["runs"]["new_0.05min"]["sampling"]["steps"] == new_train["sample"]["steps"]
