@@ -158,43 +158,38 @@ def test_replan_corrects_a_step_that_becomes_slower(tmp_path, clock) -> None:
     assert plan["spent_wall_seconds"] == pytest.approx(12.0)
 
 
-def _cheap_then_steady(step: ToyStep):
-    """0.5 s per step in epoch 1 (the calibration's), 0.75 s in epoch 2, then 0.8 s from iteration 9 (a loss term
-    that starts at epoch 3)."""
+def _cheap_then_steady(tmp_path, clock, budget_seconds: float) -> tuple[TrainingPhase, dict]:
+    """A phase of 0.5 s steps in epoch 1 (the calibration's), 0.75 s in epoch 2, then 0.8 s from iteration 9 (a loss
+    term that starts at epoch 3, ``budget_steady_from=9``); the phase after its run and its saved plan."""
+    step = ToyStep(clock, 0.5)
 
-    def run(engine, batch):
+    def steps(engine, batch):
         it = engine.state.iteration
         step.seconds = 0.5 if it <= 4 else 0.75 if it <= 8 else 0.8
         return step(engine, batch)
 
-    return run
+    run = phase(tmp_path, step, budget_minutes=budget_seconds / 60, budget_steady_from=9)
+    run.step_fn = steps
+    run.run()
+    return run, json.loads((tmp_path / "toy" / "budget.json").read_text())
 
 
 def test_an_epoch_before_the_steady_cost_can_only_shorten_the_plan(tmp_path, clock) -> None:
-    """Steps of :func:`_cheap_then_steady` (``budget_steady_from=9``), 5.6 s budget. The calibration plans 3 epochs
-    (5.6 / 2 s = 2.8); epoch 2 takes 3 s and leaves 0.6 s, less than half of even that cheaper epoch: the phase ends
-    after epoch 2, 5 s spent. Without it, epoch 3 (3.2 s) would run until the clock stops it at 1.25 x 5.6 = 7 s.
+    """5.6 s budget: the calibration plans 3 epochs (5.6 / 2 s = 2.8); epoch 2 takes 3 s and leaves 0.6 s, less than
+    half of even that cheaper epoch: the phase ends after epoch 2, 5 s spent. Without it, epoch 3 (3.2 s) would run
+    until the clock stops it at 1.25 x 5.6 = 7 s.
 
     As PneumoniaMNIST at 32 px measured it: the autoencoder's epochs ran slower than its calibration, and the clock
     stopped its third epoch at 188 s of a 150 s share."""
-    step = ToyStep(clock, 0.5)
-    run = phase(tmp_path, step, budget_minutes=5.6 / 60, budget_steady_from=9)
-    run.step_fn = _cheap_then_steady(step)
-    run.run()
-    plan = json.loads((tmp_path / "toy" / "budget.json").read_text())
+    run, plan = _cheap_then_steady(tmp_path, clock, 5.6)
     assert plan["first_plan_epochs"] == 3 and plan["replan_at_epoch"] == 3 and plan["replanned_at_epoch"] == 2
     assert plan["planned_epochs"] == 2 and run.state.iteration == 8 and not run.stopped_on_clock
     assert plan["spent_wall_seconds"] == pytest.approx(5.0)
 
-
-def test_an_epoch_before_the_steady_cost_never_lengthens_the_plan(tmp_path, clock) -> None:
-    """The same steps, 6.8 s budget: 3 epochs planned; epoch 2 leaves 1.8 s, which rounds to one more cheap epoch,
-    so the plan stands (no re-plan recorded); epoch 3 re-plans from its own steady time, 8.2 s spent."""
-    step = ToyStep(clock, 0.5)
-    run = phase(tmp_path, step, budget_minutes=6.8 / 60, budget_steady_from=9)
-    run.step_fn = _cheap_then_steady(step)
-    run.run()
-    plan = json.loads((tmp_path / "toy" / "budget.json").read_text())
+    # never later: 6.8 s budget, 3 epochs planned; epoch 2 leaves 1.8 s, which rounds to one more cheap epoch, so
+    # the plan stands (no re-plan recorded); epoch 3 re-plans from its own steady time, 8.2 s spent
+    clock.now = 0.0
+    run, plan = _cheap_then_steady(tmp_path / "longer", clock, 6.8)
     assert plan["first_plan_epochs"] == 3 and plan["replanned_at_epoch"] == 3 and plan["replans"] == 1
     assert plan["planned_epochs"] == 3 and run.state.iteration == 12 and not run.stopped_on_clock
     assert plan["spent_wall_seconds"] == pytest.approx(8.2)
