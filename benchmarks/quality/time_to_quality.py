@@ -15,7 +15,7 @@ Recipes (:data:`RECIPES`):
   only setting that gave usable images with epsilon prediction) and the earlier guidance scale 2, with the bundle's earlier speed settings
   (fp32 on CPU, bf16 on CUDA; channels-last everywhere). The autoencoder's precision follows ``precision`` as in
   ``new`` (the earlier release's bf16 everywhere was a speed bug, 27x slower on CPUs that emulate bf16, not
-  part of the recipe);
+  part of the recipe) and whole images in the autoencoder phase (``autoencoder_crop`` unset);
 - ``flow``: rectified flow (velocity prediction, ``noise_schedule#kind rectified_flow``), sampled by Euler with
   the bundle's steps and guidance.
 
@@ -100,7 +100,8 @@ RECIPES: dict[str, dict[str, Any]] = {
     "new": {},
     "old": {"prediction": "epsilon", "sample#steps": 50, "sample#eta": 1.0, "sample#guidance_scale": 2.0,
             "evaluation#steps": 50, "evaluation#eta": 1.0, "evaluation#guidance_scale": 2.0,
-            "precision": "$'bf16' if torch.cuda.is_available() else 'fp32'", "channels_last": True},
+            "precision": "$'bf16' if torch.cuda.is_available() else 'fp32'", "channels_last": True,
+            "autoencoder_crop": "$None"},
     "flow": {"prediction": "velocity", "noise_schedule#kind": "rectified_flow", "noise_schedule#beta_start": "$None",
              "noise_schedule#beta_end": "$None", "sample#sampler": "euler", "evaluation#sampler": "euler"},
 }  # fmt: skip
