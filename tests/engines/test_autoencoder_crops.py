@@ -10,6 +10,7 @@ import pytest
 import torch
 from monai.bundle import run
 
+from monai_synth.engines.medfusion import load_medfusion
 from monai_synth.engines.medfusion.steps import AutoencoderStep, random_crops
 from monai_synth.losses.autoencoder import AutoencoderReconstructionLoss
 from monai_synth.networks.medfusion_vae import LatentImageAutoencoder
@@ -70,13 +71,14 @@ class _Engine:
         iteration = 1
 
 
-def test_the_step_trains_on_crops_and_draws_them_from_the_batch_generator():
+def test_the_step_trains_on_crops_drawn_first_from_the_batch_generator():
     vae, step = _step(8)
     seen = []
-    vae.register_forward_pre_hook(lambda module, args: seen.append(tuple(args[0].shape)))
+    vae.register_forward_pre_hook(lambda module, args: seen.append(args[0].detach().clone()))
     x = torch.rand(3, 1, 16, 16) * 2 - 1
     step(_Engine, {"image": x, "generator": torch.Generator().manual_seed(5)})
-    assert seen == [(3, 1, 8, 8)]
+    assert len(seen) == 1 and seen[0].shape == (3, 1, 8, 8)
+    assert torch.equal(seen[0], random_crops(x, 8, torch.Generator().manual_seed(5)))
 
 
 @pytest.mark.parametrize("crop", [7, 0, -4])
@@ -92,6 +94,8 @@ def test_the_bundle_trains_its_autoencoder_on_crops_and_records_it(tmp_path):
     record = json.loads((out / "run_record.json").read_text())
     assert record["settings"]["autoencoder_step#crop_size"] == 8
     assert (out / "samples_grid_synthetic.png").is_file()
-    # the autoencoder trained on 8 px crops encodes whole 16 px images
-    metrics = json.loads((out / "metrics.json").read_text())
-    assert metrics["image_size"] == 16
+    # the autoencoder trained on 8 px crops encodes and decodes whole 16 px images
+    vae = load_medfusion(out, "cpu")["vae"]
+    with torch.no_grad():
+        mu, _ = vae.encode(torch.zeros(2, 1, 16, 16))
+        assert vae.decode(mu).shape == (2, 1, 16, 16)

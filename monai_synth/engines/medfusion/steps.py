@@ -99,7 +99,8 @@ class AutoencoderStep:
 def random_crops(x: torch.Tensor, size: int, generator: torch.Generator) -> torch.Tensor:
     """One ``size`` x ``size`` crop of each image of ``x`` (B, C, H, W), at offsets drawn from ``generator``.
 
-    Images no larger than ``size`` on a side are returned whole on that side.
+    Images no larger than ``size`` on a side are returned whole on that side. Not MONAI's ``RandSpatialCrop``:
+    its offsets come from its own numpy state, while a step's draws must be a function of its iteration alone.
     """
     b, _, h, w = x.shape
     ch, cw = min(size, h), min(size, w)
