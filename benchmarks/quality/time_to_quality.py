@@ -18,6 +18,11 @@ Recipes (:data:`RECIPES`):
   part of the recipe) and whole images in the autoencoder phase (``autoencoder_crop`` unset);
 - ``flow``: rectified flow (velocity prediction, ``noise_schedule#kind rectified_flow``), sampled by Euler with
   the bundle's steps and guidance.
+- ``edm``: EDM preconditioning (Karras et al. 2022; ``noise_schedule#kind edm``), sampled by EDM's Heun sampler
+  with 10 noise levels (19 UNet evaluations, about the bundle's 20 DDIM steps) and the bundle's guidance.
+  ``sigma_data`` is 1 because the latents are scaled to unit variance. The training noise levels are EDM2's
+  latent-space setting (Karras et al. 2024: ``P_mean = -0.4``, ``P_std = 1.0`` for latents of standard deviation
+  0.5) expressed for unit-variance latents: ``ln(sigma)`` shifts by ``ln 2``, so ``P_mean = 0.3``.
 
 Each trained run is scored with the sampler settings its training recorded (``metrics.json#sampler``, i.e. the
 recipe's own): ``--per-class`` images per class, the same seeds for every run, against the real test split
@@ -42,7 +47,7 @@ Two references put the FIDs in scale (``--floors``, on by default), both against
 
 Then (``--sweep``, on by default) the run with the lowest FID (or each of ``--sweep-runs``) is sampled again with 5, 10, 20, 50 and 150
 steps of each sampler that fits its objective: DDIM eta 0, DPM-Solver++ 2M and DDIM eta 1 for epsilon / v
-prediction; Euler and Heun for rectified flow.
+prediction; Euler and Heun for rectified flow; EDM's Euler and Heun for EDM.
 
 With ``--guidance W ...`` the best run (or each of ``--guidance-runs``) is sampled again with its own sampler and
 steps at each guidance scale and scored in full (FID, KID, precision, recall, conditional fidelity per class,
@@ -104,6 +109,10 @@ RECIPES: dict[str, dict[str, Any]] = {
             "autoencoder_crop": "$None"},
     "flow": {"prediction": "velocity", "noise_schedule#kind": "rectified_flow", "noise_schedule#beta_start": "$None",
              "noise_schedule#beta_end": "$None", "sample#sampler": "euler", "evaluation#sampler": "euler"},
+    "edm": {"prediction": "edm", "noise_schedule#kind": "edm", "noise_schedule#beta_start": "$None",
+            "noise_schedule#beta_end": "$None", "noise_schedule#sigma_data": 1.0, "noise_schedule#p_mean": 0.3,
+            "noise_schedule#p_std": 1.0, "sample#sampler": "edm_heun", "sample#steps": 10,
+            "evaluation#sampler": "edm_heun", "evaluation#steps": 10},
 }  # fmt: skip
 
 #: Samplers of the step sweep (sampler, eta) by what the UNet predicts.
@@ -111,6 +120,7 @@ SWEEP_SAMPLERS: dict[str, list[tuple[str, float]]] = {
     "epsilon": [("ddim", 0.0), ("dpmpp_2m", 0.0), ("ddim", 1.0)],
     "v": [("ddim", 0.0), ("dpmpp_2m", 0.0), ("ddim", 1.0)],
     "velocity": [("euler", 0.0), ("heun", 0.0)],
+    "edm": [("edm_euler", 0.0), ("edm_heun", 0.0)],
 }
 RECOGNISABLE = 0.9  # max softmax of the real-trained classifier that counts a sample as recognisable (real data)
 

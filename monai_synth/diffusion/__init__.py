@@ -1,6 +1,9 @@
-"""Noise schedules (DDPM, rectified flow) and samplers as small pure functions over a denoiser
-``denoiser(x_t, t) -> eps`` (DDPM samplers) or ``-> velocity`` (flow samplers) and explicit timesteps."""
+"""Noise schedules (DDPM, rectified flow, EDM) and samplers as small pure functions over a denoiser
+``denoiser(x_t, t) -> eps`` (DDPM samplers), ``-> velocity`` (flow samplers) or ``-> F`` (EDM's preconditioned
+network, EDM samplers) and explicit timesteps."""
 
+from monai_synth.diffusion.edm import EDMSchedule, edm_timesteps
+from monai_synth.diffusion.edm_samplers import sample_edm_euler, sample_edm_heun
 from monai_synth.diffusion.flow import FlowSchedule, flow_timesteps
 from monai_synth.diffusion.flow_samplers import sample_euler, sample_heun
 from monai_synth.diffusion.guidance import classifier_free_guidance
@@ -13,6 +16,10 @@ __all__ = [
     "NoiseSchedule",
     "FlowSchedule",
     "flow_timesteps",
+    "EDMSchedule",
+    "edm_timesteps",
+    "sample_edm_euler",
+    "sample_edm_heun",
     "default_timesteps",
     "sample_euler",
     "sample_heun",

@@ -11,13 +11,15 @@ import math
 import torch
 from torch import nn
 
+from monai_synth.diffusion.edm import EDMSchedule
 from monai_synth.diffusion.flow import FlowSchedule
 from monai_synth.diffusion.utils import append_dims
 
-__all__ = ["NoiseSchedule", "make_schedule", "sampler_input", "SCHEDULE_KINDS", "FLOW_KIND"]
+__all__ = ["NoiseSchedule", "make_schedule", "sampler_input", "SCHEDULE_KINDS", "FLOW_KIND", "EDM_KIND"]
 
 SCHEDULE_KINDS = ("linear", "scaled_linear", "cosine")  # the DDPM (beta) kinds
 FLOW_KIND = FlowSchedule.kind
+EDM_KIND = EDMSchedule.kind
 
 
 class NoiseSchedule(nn.Module):
@@ -168,22 +170,25 @@ def make_schedule(
     kind: str = "linear",
     beta_start: float | None = None,
     beta_end: float | None = None,
-    **flow_options,
-) -> NoiseSchedule | FlowSchedule:
-    """Build a :class:`NoiseSchedule` (DDPM kinds) or a :class:`FlowSchedule` (``kind="rectified_flow"``).
+    **options,
+) -> NoiseSchedule | FlowSchedule | EDMSchedule:
+    """Build a :class:`NoiseSchedule` (DDPM kinds), a :class:`FlowSchedule` (``kind="rectified_flow"``) or an
+    :class:`~monai_synth.diffusion.edm.EDMSchedule` (``kind="edm"``).
 
     A bundle switches objective by this dict alone (``noise_schedule`` in the configs): the schedule's
     ``predictions`` say which network outputs fit it, and the samplers check that they get their kind.
 
     Args:
-        num_steps: number of training timesteps ``T`` (for rectified flow: the time scale the network sees).
+        num_steps: number of training timesteps ``T`` (for rectified flow: the time scale the network sees;
+            unused by ``edm``, whose time is continuous).
         kind: ``"linear"`` (Ho et al. 2020), ``"scaled_linear"`` (betas linear in sqrt space,
             ``linspace(sqrt(beta_start), sqrt(beta_end)) ** 2`` as in diffusers/Medfusion), ``"cosine"``
-            (Nichol & Dhariwal 2021; ignores ``beta_start``/``beta_end``) or ``"rectified_flow"``.
+            (Nichol & Dhariwal 2021; ignores ``beta_start``/``beta_end``), ``"rectified_flow"`` or ``"edm"``.
         beta_start: first beta (linear kinds; default 1e-4).
         beta_end: last beta (linear kinds; default 0.02).
-        flow_options: ``rectified_flow`` only: ``sample_method``, ``loc``, ``scale``, ``use_discrete_timesteps``,
-            ``shift``, ``base_img_size_numel`` (see :class:`FlowSchedule`).
+        options: ``rectified_flow``: ``sample_method``, ``loc``, ``scale``, ``use_discrete_timesteps``,
+            ``shift``, ``base_img_size_numel`` (see :class:`FlowSchedule`); ``edm``: ``sigma_data``,
+            ``p_mean``, ``p_std``, ``sigma_min``, ``sigma_max``, ``rho`` (see ``EDMSchedule``).
 
     Returns:
         The schedule module.
@@ -192,12 +197,14 @@ def make_schedule(
         ValueError: on an unknown ``kind``, ``num_steps < 1``, betas outside ``(0, 1)``, or options of one
             kind given to another.
     """
+    if kind in (FLOW_KIND, EDM_KIND) and (beta_start is not None or beta_end is not None):
+        raise ValueError(f"beta_start/beta_end do not apply to kind {kind!r} (it has no betas).")
     if kind == FLOW_KIND:
-        if beta_start is not None or beta_end is not None:
-            raise ValueError("beta_start/beta_end do not apply to kind 'rectified_flow' (its path is linear in time).")
-        return FlowSchedule(num_steps, **flow_options)
-    if flow_options:
-        raise ValueError(f"{sorted(flow_options)} apply to kind 'rectified_flow' only, not to kind {kind!r}.")
+        return FlowSchedule(num_steps, **options)
+    if kind == EDM_KIND:
+        return EDMSchedule(**options)
+    if options:
+        raise ValueError(f"{sorted(options)} apply to kinds 'rectified_flow' and 'edm' only, not to kind {kind!r}.")
     beta_start = 1e-4 if beta_start is None else beta_start
     beta_end = 0.02 if beta_end is None else beta_end
     if num_steps < 1:
@@ -209,5 +216,5 @@ def make_schedule(
     elif kind == "cosine":
         betas = _cosine_betas(num_steps)
     else:
-        raise ValueError(f"Unknown schedule kind {kind!r}; expected one of {(*SCHEDULE_KINDS, FLOW_KIND)}.")
+        raise ValueError(f"Unknown schedule kind {kind!r}; expected one of {(*SCHEDULE_KINDS, FLOW_KIND, EDM_KIND)}.")
     return NoiseSchedule(betas)

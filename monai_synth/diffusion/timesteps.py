@@ -19,6 +19,7 @@ from collections.abc import Sequence
 
 import torch
 
+from monai_synth.diffusion.edm import EDMSchedule, edm_timesteps
 from monai_synth.diffusion.flow import FlowSchedule, flow_timesteps
 
 __all__ = ["make_timesteps", "SPACINGS", "DEFAULT_SPACINGS", "log_snr", "default_timesteps", "check_timesteps"]
@@ -27,6 +28,7 @@ SPACINGS = ("leading", "trailing", "linspace", "logsnr")
 # each discrete-time sampler's default spacing (the only copy: the samplers read it from here)
 DEFAULT_SPACINGS = {"ddpm": "trailing", "ddim": "trailing", "dpmpp_2m": "logsnr"}
 FLOW_SAMPLERS = ("euler", "heun")
+EDM_SAMPLERS = ("edm_euler", "edm_heun")
 
 
 def log_snr(alphas_cumprod: torch.Tensor) -> torch.Tensor:
@@ -98,24 +100,28 @@ def default_timesteps(
     timesteps on ``[start, 0]``, with the sampler's own spacing.
 
     Args:
-        sampler: ``"ddpm"``, ``"ddim"``, ``"dpmpp_2m"`` (DDPM schedules) or ``"euler"``, ``"heun"`` (flow).
-        schedule: a ``NoiseSchedule`` or a ``FlowSchedule``.
+        sampler: ``"ddpm"``, ``"ddim"``, ``"dpmpp_2m"`` (DDPM schedules), ``"euler"``, ``"heun"`` (flow) or
+            ``"edm_euler"``, ``"edm_heun"`` (EDM).
+        schedule: a ``NoiseSchedule``, ``FlowSchedule`` or ``EDMSchedule``.
         steps: number of timesteps (at most ``start + 1`` for a DDPM schedule).
         start: first timestep (DDPM: an integer in ``[0, T - 1]``, default ``T - 1``; flow: in ``(0, T]``,
-            default ``T``).
+            default ``T``; EDM: a network time ``ln(sigma) / 4``, default that of ``sigma_max``).
         spatial_shape: the sample's spatial shape (a flow schedule's resolution-dependent shift).
 
     Raises:
         ValueError: on an unknown sampler, or one that does not fit the schedule's kind.
     """
-    flow = isinstance(schedule, FlowSchedule)
-    if sampler not in DEFAULT_SPACINGS and sampler not in FLOW_SAMPLERS:
-        raise ValueError(f"Unknown sampler {sampler!r}; expected one of {(*DEFAULT_SPACINGS, *FLOW_SAMPLERS)}.")
-    if flow != (sampler in FLOW_SAMPLERS):
-        fits = FLOW_SAMPLERS if flow else tuple(DEFAULT_SPACINGS)
-        raise ValueError(f"sampler {sampler!r} does not fit a {schedule.kind!r} schedule; use one of {fits}.")
-    if flow:
+    kinds = {"flow": FLOW_SAMPLERS, "edm": EDM_SAMPLERS, "ddpm": tuple(DEFAULT_SPACINGS)}
+    kind = "flow" if isinstance(schedule, FlowSchedule) else "edm" if isinstance(schedule, EDMSchedule) else "ddpm"
+    known = tuple(name for names in kinds.values() for name in names)
+    if sampler not in known:
+        raise ValueError(f"Unknown sampler {sampler!r}; expected one of {known}.")
+    if sampler not in kinds[kind]:
+        raise ValueError(f"sampler {sampler!r} does not fit a {schedule.kind!r} schedule; use one of {kinds[kind]}.")
+    if kind == "flow":
         return flow_timesteps(schedule, steps, spatial_shape, start)
+    if kind == "edm":
+        return edm_timesteps(schedule, steps, start)
     ab = schedule.alphas_cumprod if start is None else schedule.alphas_cumprod[: int(start) + 1]
     return make_timesteps(ab, steps, DEFAULT_SPACINGS[sampler])
 

@@ -4,7 +4,9 @@ Targets:
 
 - ``"epsilon"``: the noise (Ho et al. 2020, eq. 14), on a DDPM ``NoiseSchedule``;
 - ``"v"``: ``sqrt(ab_t) noise - sqrt(1 - ab_t) x0`` (Salimans & Ho 2022), on a DDPM ``NoiseSchedule``;
-- ``"velocity"``: ``x0 - noise`` (rectified flow, MONAI's ``RFlowScheduler`` sign), on a ``FlowSchedule``.
+- ``"velocity"``: ``x0 - noise`` (rectified flow, MONAI's ``RFlowScheduler`` sign), on a ``FlowSchedule``;
+- ``"edm"``: the preconditioned network's effective target (Karras et al. 2022, eq. 8), on an ``EDMSchedule``.
+  EDM's loss weighting is part of its preconditioning, so Min-SNR weighting does not apply to it.
 
 Min-SNR-gamma weighting (Hang et al. 2023, "Efficient Diffusion Training via Min-SNR Weighting Strategy")
 weights the clean-sample error by ``min(snr_t, gamma)``. Expressed on each target's own error, with
@@ -22,7 +24,7 @@ import torch.nn.functional as F
 
 __all__ = ["DenoisingLoss", "PREDICTIONS"]
 
-PREDICTIONS = ("epsilon", "v", "velocity")
+PREDICTIONS = ("epsilon", "v", "velocity", "edm")
 
 
 class DenoisingLoss:
@@ -31,12 +33,13 @@ class DenoisingLoss:
     Args:
         schedule: the training schedule (``NoiseSchedule`` or ``FlowSchedule``); it says which predictions fit it
             (``schedule.predictions``) and gives ``velocity`` and ``snr``.
-        prediction: ``"epsilon"``, ``"v"`` or ``"velocity"``; None: the schedule's first (epsilon for DDPM,
-            velocity for rectified flow).
+        prediction: ``"epsilon"``, ``"v"``, ``"velocity"`` or ``"edm"``; None: the schedule's first (epsilon for
+            DDPM, velocity for rectified flow, edm for EDM).
         min_snr_gamma: Min-SNR-gamma weighting (5 in the paper); None: plain mean (every timestep weighs 1).
 
     Raises:
-        ValueError: on an unknown prediction, one that does not fit the schedule, or ``min_snr_gamma <= 0``.
+        ValueError: on an unknown prediction, one that does not fit the schedule, ``min_snr_gamma <= 0``, or
+            ``min_snr_gamma`` with the ``edm`` objective.
     """
 
     def __init__(self, schedule, prediction: str | None = None, min_snr_gamma: float | None = None) -> None:
@@ -48,12 +51,17 @@ class DenoisingLoss:
                              f"use one of {schedule.predictions}")
         if min_snr_gamma is not None and min_snr_gamma <= 0:
             raise ValueError(f"min_snr_gamma must be positive (or None for no weighting), got {min_snr_gamma}")
+        if min_snr_gamma is not None and prediction == "edm":
+            raise ValueError("min_snr_gamma does not apply to the edm objective: its weighting is part of EDM's "
+                             "preconditioning. Leave min_snr_gamma unset (None).")
         self.schedule, self.prediction, self.min_snr_gamma = schedule, prediction, min_snr_gamma
 
     def target(self, x0: torch.Tensor, noise: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         """What the network should output for ``x_t = add_noise(x0, noise, t)``."""
         if self.prediction == "epsilon":
             return noise
+        if self.prediction == "edm":
+            return self.schedule.target(x0, noise, t)
         return self.schedule.velocity(x0, noise, t)
 
     def weights(self, t: torch.Tensor) -> torch.Tensor:

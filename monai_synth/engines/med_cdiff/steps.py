@@ -93,11 +93,17 @@ class ConditionalDiffusionStep:
         channels_last: NHWC activations.
         prediction: the UNet's target; None: the schedule's own (epsilon for DDPM, velocity for rectified flow).
         min_snr_gamma: Min-SNR-gamma loss weighting (None = off).
+
+    Raises:
+        ValueError: for an EDM schedule (``kind="edm"``), which Med-cDiff's restorer cannot sample yet.
     """
 
     def __init__(self, unet: nn.Module, optimizer: torch.optim.Optimizer, ema, schedule, precision: str = "fp32",
                  grad_clip: float = 1.0, prediction: str | None = None, min_snr_gamma: float | None = None,
                  channels_last: bool = False) -> None:
+        if getattr(schedule, "kind", None) == "edm":
+            raise ValueError("noise_schedule kind 'edm' is available for Medfusion only; Med-cDiff trains with a "
+                             "DDPM kind or 'rectified_flow'.")
         self.unet, self.opt, self.ema, self.schedule = unet, optimizer, ema, schedule
         self.precision, self.grad_clip, self.channels_last = precision, grad_clip, channels_last
         self.loss = DenoisingLoss(schedule, prediction, min_snr_gamma)

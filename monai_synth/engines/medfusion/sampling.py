@@ -12,7 +12,7 @@ from monai_synth import diffusion
 from monai_synth.engines.precision import autocast_for
 from monai_synth.seeding import noise_from_seeds, step_noise_generators
 
-SAMPLERS = ("ddpm", "ddim", "dpmpp_2m", "euler", "heun")
+SAMPLERS = ("ddpm", "ddim", "dpmpp_2m", "euler", "heun", "edm_euler", "edm_heun")
 
 
 def noise_for_indices(indices: list[int], shape: tuple[int, ...], seed: int, device: torch.device) -> torch.Tensor:
@@ -24,7 +24,8 @@ def label_conditional_eps(
     unet: nn.Module, schedule, prediction: str, device: torch.device, precision: str = "fp32", channels_last: bool = False
 ) -> Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]:
     """``model(x_t, t, labels)`` from a label-conditioned UNet: eps for a UNet predicting epsilon or v (DDPM
-    samplers), the velocity itself for a UNet predicting the rectified-flow ``"velocity"`` (flow samplers)."""
+    samplers), the velocity itself for a UNet predicting the rectified-flow ``"velocity"`` (flow samplers) and the
+    preconditioned output for an ``"edm"`` UNet (EDM samplers)."""
 
     def model(x: torch.Tensor, t: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         xin = x.contiguous(memory_format=torch.channels_last) if channels_last else x
@@ -68,11 +69,12 @@ def generate_images(
         latent_scale: factor the latents were multiplied by in training (one, or one per channel).
         latent_shift: what was subtracted from the latents before scaling (one, or one per channel).
         null_label: unconditional label for classifier-free guidance.
-        sampler: "ddpm" | "ddim" | "dpmpp_2m" (DDPM schedule) or "euler" | "heun" (rectified flow); steps: number
-            of sampler steps (timesteps for heun, which evaluates the UNet ``2 steps - 1`` times).
+        sampler: "ddpm" | "ddim" | "dpmpp_2m" (DDPM schedule), "euler" | "heun" (rectified flow) or
+            "edm_euler" | "edm_heun" (EDM); steps: number of sampler steps (timesteps for the Heun samplers, which
+            evaluate the UNet ``2 steps - 1`` times).
         eta: DDIM stochasticity (0 = deterministic).
         guidance_scale: classifier-free guidance scale (1 = conditional only); applied to eps or velocity alike.
-        prediction: what the UNet predicts: "epsilon" | "v" (DDPM schedule) or "velocity" (rectified flow).
+        prediction: what the UNet predicts: "epsilon" | "v" (DDPM schedule), "velocity" (rectified flow) or "edm".
         seed / first_index: image ``k`` of this batch starts from noise seeded ``seed + first_index + k``; the
             per-step noise of DDPM and DDIM with ``eta > 0`` comes from its own generator, seeded from the same.
         clip_latents: clamp every predicted clean latent to ``[-clip_latents, clip_latents]`` (the latents are

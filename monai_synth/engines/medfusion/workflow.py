@@ -72,7 +72,8 @@ class MedfusionWorkflow:
         batch_size / autoencoder_batch_size: per-rank batch sizes of the diffusion / autoencoder phase.
         adversarial_start_epoch: first epoch of the autoencoder phase with the adversarial terms.
         ema_decay: EMA decay of the UNet weights (0 disables EMA; sampling then uses the raw weights).
-        prediction: what the denoiser predicts ("epsilon" or "v").
+        prediction: what the denoiser predicts: "epsilon" or "v" (DDPM schedule), "velocity" (rectified flow) or
+            "edm" (EDM).
         latent_norm: "global" (one scale: 1 / std of all latents) or "channel" (each channel to mean 0, std 1).
         sample: settings of the sample grids (``sampler``, ``steps``, ``eta``, ``guidance_scale``, ``per_class``).
         evaluation: FID / KID / precision / recall settings while training (``interval`` 0: off).
