@@ -109,10 +109,9 @@ RECIPES: dict[str, dict[str, Any]] = {
             "autoencoder_crop": "$None"},
     "flow": {"prediction": "velocity", "noise_schedule#kind": "rectified_flow", "noise_schedule#beta_start": "$None",
              "noise_schedule#beta_end": "$None", "sample#sampler": "euler", "evaluation#sampler": "euler"},
-    "edm": {"prediction": "edm", "noise_schedule#kind": "edm", "noise_schedule#beta_start": "$None",
-            "noise_schedule#beta_end": "$None", "noise_schedule#sigma_data": 1.0, "noise_schedule#p_mean": 0.3,
-            "noise_schedule#p_std": 1.0, "sample#sampler": "edm_heun", "sample#steps": 10,
-            "evaluation#sampler": "edm_heun", "evaluation#steps": 10},
+    "edm": {"prediction": "edm", "noise_schedule": {"_target_": "monai_synth.diffusion.make_schedule",
+            "_mode_": "callable", "kind": "edm", "sigma_data": 1.0, "p_mean": 0.3, "p_std": 1.0},
+            "sample#sampler": "edm_heun", "sample#steps": 10, "evaluation#sampler": "edm_heun", "evaluation#steps": 10},
 }  # fmt: skip
 
 #: Samplers of the step sweep (sampler, eta) by what the UNet predicts.

@@ -22,7 +22,8 @@ import torch
 from monai_synth.diffusion.edm import EDMSchedule, edm_timesteps
 from monai_synth.diffusion.flow import FlowSchedule, flow_timesteps
 
-__all__ = ["make_timesteps", "SPACINGS", "DEFAULT_SPACINGS", "log_snr", "default_timesteps", "check_timesteps"]
+__all__ = ["make_timesteps", "SPACINGS", "DEFAULT_SPACINGS", "log_snr", "default_timesteps", "check_timesteps",
+           "samplers_for"]
 
 SPACINGS = ("leading", "trailing", "linspace", "logsnr")
 # each discrete-time sampler's default spacing (the only copy: the samplers read it from here)
@@ -87,6 +88,15 @@ def make_timesteps(alphas_cumprod: torch.Tensor, steps: int, spacing: str = "tra
     return _strictly_decreasing(grid)
 
 
+def samplers_for(schedule) -> tuple[str, ...]:
+    """The samplers that fit a schedule: DDPM, rectified-flow or EDM ones."""
+    if isinstance(schedule, FlowSchedule):
+        return FLOW_SAMPLERS
+    if isinstance(schedule, EDMSchedule):
+        return EDM_SAMPLERS
+    return tuple(DEFAULT_SPACINGS)
+
+
 def default_timesteps(
     sampler: str,
     schedule,
@@ -111,16 +121,15 @@ def default_timesteps(
     Raises:
         ValueError: on an unknown sampler, or one that does not fit the schedule's kind.
     """
-    kinds = {"flow": FLOW_SAMPLERS, "edm": EDM_SAMPLERS, "ddpm": tuple(DEFAULT_SPACINGS)}
-    kind = "flow" if isinstance(schedule, FlowSchedule) else "edm" if isinstance(schedule, EDMSchedule) else "ddpm"
-    known = tuple(name for names in kinds.values() for name in names)
+    known = (*DEFAULT_SPACINGS, *FLOW_SAMPLERS, *EDM_SAMPLERS)
     if sampler not in known:
         raise ValueError(f"Unknown sampler {sampler!r}; expected one of {known}.")
-    if sampler not in kinds[kind]:
-        raise ValueError(f"sampler {sampler!r} does not fit a {schedule.kind!r} schedule; use one of {kinds[kind]}.")
-    if kind == "flow":
+    fits = samplers_for(schedule)
+    if sampler not in fits:
+        raise ValueError(f"sampler {sampler!r} does not fit a {schedule.kind!r} schedule; use one of {fits}.")
+    if isinstance(schedule, FlowSchedule):
         return flow_timesteps(schedule, steps, spatial_shape, start)
-    if kind == "edm":
+    if isinstance(schedule, EDMSchedule):
         return edm_timesteps(schedule, steps, start)
     ab = schedule.alphas_cumprod if start is None else schedule.alphas_cumprod[: int(start) + 1]
     return make_timesteps(ab, steps, DEFAULT_SPACINGS[sampler])

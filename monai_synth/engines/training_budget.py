@@ -8,7 +8,8 @@ epoch from the first one after the calibration that starts at or after ``steady_
 autoencoder, the first iteration with the adversarial term): from the mean wall-clock seconds (steps, data,
 previews, everything) of the last ``replan_window`` whole epochs and the seconds left, the phase ends after the
 epochs that fit (rounded to the nearest). A whole epoch before that one (after the calibration's) is cheaper than
-the later ones, so it may only end the phase sooner. The first calibration sees only a few steps: the re-plans correct
+the later ones, so it may end the phase sooner; it may make it longer only where the plan ended before the first
+steady epoch (a calibration that ran slow), and then only up to that epoch, which re-plans. The first calibration sees only a few steps: the re-plans correct
 steps whose cost changes later (a loss term that starts at a later epoch), the per-epoch costs that the step
 times miss, and a machine whose speed drifts during the run; the phase ends within about half an epoch of its
 budget. The plan is saved with every re-plan. A resumed run reads the plan back and resumes exactly where the
@@ -170,15 +171,16 @@ class TrainingBudget:
         Re-plans start at the plan's ``replan_at_epoch`` and time only the whole epochs this process saw start (a
         resumed run does not time the epoch it resumes in). The phase ends after the epochs whose mean time (over
         the last ``replan_window`` timed epochs) fits the seconds left, rounded to the nearest, and never before
-        the epoch that just ended. Whole epochs before ``replan_at_epoch`` (after the calibration's) may only
-        shorten the plan (:meth:`_shorten`). None: nothing to re-plan from at this epoch.
+        the epoch that just ended. Whole epochs before ``replan_at_epoch`` (after the calibration's) may shorten
+        the plan, and lengthen it only up to the first steady epoch (:meth:`_before_steady`). None: nothing to
+        re-plan from at this epoch.
         """
         plan = self.plan
         if plan is None or self._epoch_start is None or self._epoch_start[0] != int(epoch):
             return None
         seconds = max(float(wall_seconds) - self._epoch_start[1], 1e-9)
         if plan.get("replan_at_epoch") is None or int(epoch) < plan["replan_at_epoch"]:
-            return self._shorten(int(epoch), seconds, float(wall_seconds))
+            return self._before_steady(int(epoch), seconds, float(wall_seconds))
         self._epoch_seconds.append(seconds)
         recent = self._epoch_seconds[-self.replan_window:]
         epoch_seconds = sum(recent) / len(recent)
@@ -186,9 +188,11 @@ class TrainingBudget:
         epochs = max(int(epoch), int(epoch) + round(left / epoch_seconds))
         return self._adopt_replan(epoch, epochs, epoch_seconds, wall_seconds)
 
-    def _shorten(self, epoch: int, epoch_seconds: float, wall_seconds: float) -> int | None:
+    def _before_steady(self, epoch: int, epoch_seconds: float, wall_seconds: float) -> int | None:
         """At the end of a whole epoch before the step's steady cost (Medfusion's autoencoder before its adversarial
-        term): such an epoch costs at most what the later ones will, so it may end the phase sooner, never later.
+        term). Such an epoch costs at most what the later ones will, so it may end the phase sooner. It may make the
+        phase longer only when the plan ends before the first steady epoch (a calibration that ran slow): then up to
+        that epoch, which re-plans from its own steady time.
 
         The epoch of the calibration (with the warm-up iteration) is not timed. None: the plan stands.
         """
@@ -196,9 +200,15 @@ class TrainingBudget:
         if epoch <= math.ceil(int(plan["planned_at_iteration"]) / self.epoch_length):
             return None
         epochs = max(epoch, epoch + round((self.seconds - wall_seconds) / epoch_seconds))
-        if epochs >= int(plan["planned_epochs"]):
+        planned = int(plan["planned_epochs"])
+        if epochs < planned:
+            return self._adopt_replan(epoch, epochs, epoch_seconds, wall_seconds)
+        steady_epoch = math.ceil((self.steady_from_iteration - 1) / self.epoch_length) + 1
+        if epochs == planned or plan.get("replan_at_epoch") is not None or planned >= steady_epoch:
             return None
-        return self._adopt_replan(epoch, epochs, epoch_seconds, wall_seconds)
+        longer = min(epochs, steady_epoch)
+        self.plan = {**plan, "replan_at_epoch": steady_epoch if longer == steady_epoch else None}
+        return self._adopt_replan(epoch, longer, epoch_seconds, wall_seconds)
 
     def _adopt_replan(self, epoch: int, epochs: int, epoch_seconds: float, wall_seconds: float) -> int:
         """Make ``epochs`` the plan, re-planned at the end of ``epoch`` from epochs of ``epoch_seconds``."""

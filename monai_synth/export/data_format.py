@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from monai_synth.diffusion.schedules import make_schedule
 from monai_synth.export.run_folder import TrainedRun
 from monai_synth.transforms.degradation import make_degradation
 
@@ -22,8 +23,18 @@ def _image(channels: int, size: int, what: str = "synthetic image") -> dict[str,
                    channel_def={"0": f"{what}, intensity window mapped to [-1, 1]"})
 
 
-def _timesteps(total: int) -> dict[str, Any]:
-    return _tensor("timestep", "diffusion timestep index, one per image", 1, [1], [0, total - 1], dtype="int64")
+def _timesteps(schedule_def: dict[str, Any]) -> dict[str, Any]:
+    """The denoiser's time input: DDPM timestep indices, rectified-flow times in ``[0, T]`` or EDM's
+    ``ln(sigma) / 4`` (the range its samplers visit)."""
+    schedule = make_schedule(**{k: v for k, v in schedule_def.items() if not k.startswith("_")})
+    if schedule.kind == "edm":
+        low, high = schedule.time(schedule.sigma_min), schedule.time(schedule.sigma_max)
+        return _tensor("timestep", "EDM noise level as ln(sigma) / 4, one per image", 1, [1], [low, high])
+    if schedule.kind == "rectified_flow":
+        return _tensor("timestep", "rectified-flow time t = s * T (s = 1: pure noise), one per image", 1, [1],
+                       [0, schedule.num_steps])
+    return _tensor("timestep", "diffusion timestep index, one per image", 1, [1], [0, schedule.num_steps - 1],
+                   dtype="int64")
 
 
 def data_formats(run: TrainedRun) -> dict[str, Any]:
@@ -46,6 +57,7 @@ TARGETS = {
     "epsilon": "noise epsilon",
     "v": "v = alpha_t * epsilon - sigma_t * x_0",
     "velocity": "flow velocity epsilon - x_0 (rectified flow)",
+    "edm": "EDM-preconditioned output F, denoised = c_skip * x + c_out * F (Karras et al. 2022)",
 }
 
 
@@ -61,7 +73,7 @@ def _medfusion(s: dict[str, Any]) -> dict[str, Any]:
     target = _target(s)
     inputs = {
         "x": _tensor("latent", "noisy latent, scaled to unit variance", c, [h, w], []),
-        "timesteps": _timesteps(int(s["noise_schedule_def"]["num_steps"])),
+        "timesteps": _timesteps(s["noise_schedule_def"]),
         "class_labels": _tensor("class label", f"class index; {n} = no label (classifier-free guidance)", 1, [1],
                                 [0, n], "int64"),
     }
@@ -89,7 +101,7 @@ def _med_cdiff(s: dict[str, Any]) -> dict[str, Any]:
     inputs = {
         "x": _tensor("image", "noisy image x_t concatenated with the condition", channels + cond, [size, size], [],
                      channel_def=x_def),
-        "timesteps": _timesteps(int(s["noise_schedule_def"]["num_steps"])),
+        "timesteps": _timesteps(s["noise_schedule_def"]),
     }
     outputs = {"pred": _tensor("prediction", f"predicted {_target(s)} of x_t", channels, [size, size], [])}
     return {"network_data_format": {"inputs": inputs, "outputs": outputs}}

@@ -11,9 +11,10 @@ def describe(run: TrainedRun) -> str:
     """What was trained, at which size, and what the bundle's inference does."""
     s = run.settings
     if run.kind == "medfusion":
-        size, ch = s["image_size"], s["channels"]
+        size, ch, schedule = s["image_size"], s["channels"], s["noise_schedule_def"]
+        time = "continuous noise levels" if schedule.get("kind") == "edm" else f"T = {schedule['num_steps']}"
         return (f"Medfusion latent diffusion: a VAE ({s['latent_shape'][0]} latent channels) and a class-conditional "
-                f"latent UNet ({s['prediction']} prediction, T = {s['noise_schedule_def']['num_steps']}, EMA weights) "
+                f"latent UNet ({s['prediction']} prediction, {time}, EMA weights) "
                 f"generating {size} x {size} images with {ch} channel(s) for {s['num_classes']} classes, with "
                 "classifier-free guidance. Inference writes N images of one class from a seed.")
     if run.kind == "stylegan2_ada":

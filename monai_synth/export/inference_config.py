@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from monai_synth.diffusion.schedules import make_schedule
+from monai_synth.diffusion.timesteps import samplers_for
 from monai_synth.export.network_defs import network_definitions
 from monai_synth.export.run_folder import TrainedRun
 from monai_synth.io.bundle_configs import config_defaults
@@ -56,6 +58,7 @@ def inference_config(run: TrainedRun) -> dict[str, Any]:
         "bundle_root": "$monai_synth.export.locate.running_bundle_root()",
         "device": DEVICE,
         **user_defaults(run.kind),
+        **own_sampler(run),
         **_data_entries(run),
     }
     for key, definition in network_definitions(run).items():
@@ -66,6 +69,19 @@ def inference_config(run: TrainedRun) -> dict[str, Any]:
     config["run"] = ["$@evaluator.run()"]
     config[SETTINGS_KEY] = run.settings
     return config
+
+
+def own_sampler(run: TrainedRun) -> dict[str, Any]:
+    """A Medfusion model whose objective ``sample.json``'s sampler does not fit (rectified flow, EDM) samples with
+    its run's own ``sampler``, ``steps`` and ``eta`` (``metrics.json#sampler``); every other model keeps
+    ``sample.json``'s."""
+    recorded = run.metrics.get("sampler") or {}
+    if run.kind != "medfusion" or not recorded.get("sampler"):
+        return {}
+    schedule = make_schedule(**{k: v for k, v in run.settings["noise_schedule_def"].items() if not k.startswith("_")})
+    if user_defaults(run.kind)["sampler"] in samplers_for(schedule):
+        return {}
+    return {k: recorded[k] for k in ("sampler", "steps", "eta") if k in recorded}
 
 
 def _data_entries(run: TrainedRun) -> dict[str, Any]:

@@ -143,3 +143,14 @@ def test_the_studys_edm_recipe_trains_the_bundle_and_samples(tmp_path):
         run(config_file=str(REPO / "bundles" / "medfusion" / "sample.json"), output_dir=str(tmp_path / "d"),
             checkpoint_dir=str(tmp_path / "run"), num_samples=1, class_label=1, steps=2, device="cpu")
     assert "edm_heun" in str(err.value) + str(err.value.__cause__)
+    # the exported bundle samples with the run's own EDM sampler (sample.json's DDIM does not fit) and says
+    # what its time input is
+    inference = json.loads((tmp_path / "run" / "bundle" / "configs" / "inference.json").read_text())
+    assert (inference["sampler"], inference["steps"]) == ("edm_heun", metrics["sampler"]["steps"])
+    meta = json.loads((tmp_path / "run" / "bundle" / "configs" / "metadata.json").read_text())
+    timesteps = meta["network_data_format"]["inputs"]["timesteps"]
+    assert "ln(sigma) / 4" in timesteps["format"] and timesteps["value_range"][0] < 0 < timesteps["value_range"][1]
+    from monai_synth.export.exported import load_exported
+
+    images = load_exported(tmp_path / "run" / "bundle").generate([1], [4])
+    assert images.shape == (1, 1, 16, 16) and torch.isfinite(images).all()

@@ -174,7 +174,8 @@ def _cheap_then_steady(tmp_path, clock, budget_seconds: float, second: float = 0
     return run, json.loads((tmp_path / "toy" / "budget.json").read_text())
 
 
-def test_an_epoch_before_the_steady_cost_can_only_shorten_the_plan(tmp_path, clock) -> None:
+def test_an_epoch_before_the_steady_cost_shortens_the_plan_and_lengthens_it_only_to_the_steady_epoch(tmp_path,
+                                                                                                       clock) -> None:
     """5.6 s budget: the calibration plans 3 epochs (5.6 / 2 s = 2.8); epoch 2 takes 3 s and leaves 0.6 s, less than
     half of even that cheaper epoch: the phase ends after epoch 2, 5 s spent. Without it, epoch 3 (3.2 s) would run
     until the clock stops it at 1.25 x 5.6 = 7 s.
@@ -194,6 +195,27 @@ def test_an_epoch_before_the_steady_cost_can_only_shorten_the_plan(tmp_path, clo
     assert plan["first_plan_epochs"] == 3 and plan["replanned_at_epoch"] == 3 and plan["replans"] == 1
     assert plan["planned_epochs"] == 3 and run.state.iteration == 12 and not run.stopped_on_clock
     assert plan["spent_wall_seconds"] == pytest.approx(6.2)
+
+    # a calibration that ran slow (1 s per step in epoch 1) plans 2 epochs of a 10 s budget (round(10 / 4)), ending
+    # before the steady cost starts (epoch 3). Epoch 2 (0.5 s per step: 2 s, 6 s spent, 4 s left) lengthens the plan,
+    # but only to the steady epoch 3, which re-plans from its own time (3.2 s, 0.8 s left): 9.2 s spent. The plan
+    # used to stand at 2 epochs and 6 s, 40 % of the budget unused (the MedNIST autoencoder of 2026-12-07: a
+    # calibration of 0.37 s per step planned 2 epochs of 36 s in a 150 s share)
+    clock.now = 0.0
+    step = ToyStep(clock, 1.0)
+
+    def slow_calibration(engine, batch):
+        it = engine.state.iteration
+        step.seconds = 1.0 if it <= 4 else 0.5 if it <= 8 else 0.8
+        return step(engine, batch)
+
+    run = phase(tmp_path / "slow", step, budget_minutes=10 / 60, budget_steady_from=9)
+    run.step_fn = slow_calibration
+    run.run()
+    plan = json.loads((tmp_path / "slow" / "toy" / "budget.json").read_text())
+    assert plan["first_plan_epochs"] == 2 and plan["replan_at_epoch"] == 3 and plan["replans"] == 2
+    assert plan["planned_epochs"] == 3 and plan["replanned_at_epoch"] == 3 and run.state.iteration == 12
+    assert plan["spent_wall_seconds"] == pytest.approx(9.2) and not run.stopped_on_clock
 
 
 def test_replans_follow_a_machine_that_speeds_up(tmp_path, clock) -> None:
