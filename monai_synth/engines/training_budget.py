@@ -204,7 +204,7 @@ class TrainingBudget:
         if epochs < planned:
             return self._adopt_replan(epoch, epochs, epoch_seconds, wall_seconds)
         steady_epoch = math.ceil((self.steady_from_iteration - 1) / self.epoch_length) + 1
-        if epochs == planned or plan.get("replan_at_epoch") is not None or planned >= steady_epoch:
+        if epochs == planned or planned >= steady_epoch:  # the plan reaches the steady epoch: it re-plans there
             return None
         longer = min(epochs, steady_epoch)
         self.plan = {**plan, "replan_at_epoch": steady_epoch if longer == steady_epoch else None}

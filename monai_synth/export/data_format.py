@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from monai_synth.diffusion.schedules import make_schedule
+from monai_synth.engines.components import build
 from monai_synth.export.run_folder import TrainedRun
 from monai_synth.transforms.degradation import make_degradation
 
@@ -26,7 +26,7 @@ def _image(channels: int, size: int, what: str = "synthetic image") -> dict[str,
 def _timesteps(schedule_def: dict[str, Any]) -> dict[str, Any]:
     """The denoiser's time input: DDPM timestep indices, rectified-flow times in ``[0, T]`` or EDM's
     ``ln(sigma) / 4`` (the range its samplers visit)."""
-    schedule = make_schedule(**{k: v for k, v in schedule_def.items() if not k.startswith("_")})
+    schedule = build(schedule_def)
     if schedule.kind == "edm":
         low, high = schedule.time(schedule.sigma_min), schedule.time(schedule.sigma_max)
         return _tensor("timestep", "EDM noise level as ln(sigma) / 4, one per image", 1, [1], [low, high])

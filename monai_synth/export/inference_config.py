@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from monai_synth.diffusion.schedules import make_schedule
 from monai_synth.diffusion.timesteps import samplers_for
+from monai_synth.engines.components import build
 from monai_synth.export.network_defs import network_definitions
 from monai_synth.export.run_folder import TrainedRun
 from monai_synth.io.bundle_configs import config_defaults
@@ -78,7 +78,7 @@ def own_sampler(run: TrainedRun) -> dict[str, Any]:
     recorded = run.metrics.get("sampler") or {}
     if run.kind != "medfusion" or not recorded.get("sampler"):
         return {}
-    schedule = make_schedule(**{k: v for k, v in run.settings["noise_schedule_def"].items() if not k.startswith("_")})
+    schedule = build(run.settings["noise_schedule_def"])
     if user_defaults(run.kind)["sampler"] in samplers_for(schedule):
         return {}
     return {k: recorded[k] for k in ("sampler", "steps", "eta") if k in recorded}
