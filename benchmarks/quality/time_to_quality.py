@@ -47,7 +47,8 @@ Two references put the FIDs in scale (``--floors``, on by default), both against
 
 Then (``--sweep``, on by default) the run with the lowest FID (or each of ``--sweep-runs``) is sampled again with 5, 10, 20, 50 and 150
 steps of each sampler that fits its objective: DDIM eta 0, DPM-Solver++ 2M and DDIM eta 1 for epsilon / v
-prediction; Euler and Heun for rectified flow; EDM's Euler and Heun for EDM.
+prediction; Euler and Heun for rectified flow; EDM's Euler and Heun for EDM (``--sweep-samplers ddim:0 ddim:1``
+keeps only those).
 
 With ``--guidance W ...`` the best run (or each of ``--guidance-runs``) is sampled again with its own sampler and
 steps at each guidance scale and scored in full (FID, KID, precision, recall, conditional fidelity per class,
@@ -356,6 +357,31 @@ def chosen_runs(results: dict, names: Sequence[str], chosen: Sequence[str] | Non
     return list(chosen)
 
 
+def sweep_samplers(prediction: str, chosen: Sequence[tuple[str, float]] | None) -> list[tuple[str, float]]:
+    """The (sampler, eta) pairs of the step sweep for a model of this prediction: all that fit, or those chosen."""
+    fitting = SWEEP_SAMPLERS[prediction]
+    if chosen is None:
+        return fitting
+    picked = [pair for pair in fitting if pair in chosen]
+    if not picked:
+        raise SystemExit(f"--sweep-samplers: none of {_pairs(chosen)} samples a {prediction!r} model "
+                         f"(it takes {_pairs(fitting)})")
+    return picked
+
+
+def _pairs(pairs: Sequence[tuple[str, float]]) -> str:
+    return ", ".join(f"{sampler}:{eta:g}" for sampler, eta in pairs)
+
+
+def parse_sampler(text: str) -> tuple[str, float]:
+    """``ddim:1`` -> ("ddim", 1.0); ``heun`` -> ("heun", 0.0)."""
+    sampler, _, eta = text.partition(":")
+    try:
+        return sampler, float(eta or 0.0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected SAMPLER or SAMPLER:ETA, e.g. ddim:1") from None
+
+
 def sweep(results: dict, name: str, a, ref: Reference, path: Path) -> None:
     """FID at each step count of each sampler that fits the run's objective, saved point by point."""
     model = load_medfusion(a.out / "runs" / name, a.eval_device)
@@ -365,7 +391,7 @@ def sweep(results: dict, name: str, a, ref: Reference, path: Path) -> None:
         results["sweeps"][name] = {"run": name, "key": key, "guidance_scale": guidance, "rows": []}
     swept = results["sweeps"][name]
     done = {(r["sampler"], r["eta"], r["steps"]) for r in swept["rows"]}
-    for sampler, eta in SWEEP_SAMPLERS[model.get("prediction", "epsilon")]:
+    for sampler, eta in sweep_samplers(model.get("prediction", "epsilon"), a.sweep_samplers):
         for steps in a.sweep_steps:
             if (sampler, eta, steps) in done:
                 continue
@@ -670,6 +696,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--sweep-runs", nargs="+", default=None, metavar="RUN",
                    help="sweep these runs (e.g. new_30min) instead of the one with the lowest FID")
     p.add_argument("--sweep-steps", type=int, nargs="+", default=[5, 10, 20, 50, 150])
+    p.add_argument("--sweep-samplers", type=parse_sampler, nargs="+", default=None, metavar="SAMPLER[:ETA]",
+                   help="sweep only these samplers (e.g. ddim:0 ddim:1; default: every one that fits the model)")
     p.add_argument("--guidance", type=float, nargs="+", default=None, metavar="W",
                    help="score the best run (or each of --guidance-runs) again at these guidance scales, with its "
                         "own sampler and steps: FID, conditional fidelity per class, anatomy share")

@@ -120,3 +120,16 @@ def test_study_trains_each_recipe_and_budget_once_and_resumes(tmp_path: Path, ca
     torch.testing.assert_close(images, pipeline.per_class(3, seed=7, batch_size=50)[0], rtol=0, atol=1e-4)
     torch.testing.assert_close(images[4:], pipeline(torch.tensor([1, 1]), seed=7 + 1_000_000, first_index=1),
                                rtol=0, atol=1e-4)
+
+
+def test_sweep_samplers_keeps_the_chosen_ones_that_fit_the_objective() -> None:
+    script = _script()
+    args = script.parse_args(["--sweep-samplers", "ddim:1", "ddim", "euler:0"])
+    assert args.sweep_samplers == [("ddim", 1.0), ("ddim", 0.0), ("euler", 0.0)]
+    assert script.sweep_samplers("v", args.sweep_samplers) == [("ddim", 0.0), ("ddim", 1.0)]
+    assert script.sweep_samplers("velocity", args.sweep_samplers) == [("euler", 0.0)]
+    assert script.sweep_samplers("epsilon", None) == script.SWEEP_SAMPLERS["epsilon"]
+    with pytest.raises(SystemExit, match="none of ddim:1 samples a 'edm' model"):
+        script.sweep_samplers("edm", [("ddim", 1.0)])
+    with pytest.raises(SystemExit):  # argparse: not a number after the colon
+        script.parse_args(["--sweep-samplers", "ddim:x"])
