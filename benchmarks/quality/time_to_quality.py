@@ -1,6 +1,7 @@
 """Time to quality of Medfusion training recipes: quality against training minutes, then against sampler steps.
 
-Each recipe is a small set of overrides of ``bundles/medfusion/train.json``; every (recipe, budget) is trained by
+Each recipe is a small set of overrides of ``bundles/medfusion/train.json`` (or a preset of ``configs/presets``
+layered over it); every (recipe, budget) is trained by
 the bundle's own command in a subprocess, as a user would run it (``budget_minutes`` covers the autoencoder and
 the diffusion phase: the autoencoder gets ``autoencoder_budget_share``, the diffusion phase what it left)::
 
@@ -16,9 +17,10 @@ Recipes (:data:`RECIPES`):
   (fp32 on CPU, bf16 on CUDA; channels-last everywhere). The autoencoder's precision follows ``precision`` as in
   ``new`` (the earlier release's bf16 everywhere was a speed bug, 27x slower on CPUs that emulate bf16, not
   part of the recipe) and whole images in the autoencoder phase (``autoencoder_crop`` unset);
-- ``flow``: rectified flow (velocity prediction, ``noise_schedule#kind rectified_flow``), sampled by Euler with
-  the bundle's steps and guidance.
-- ``edm``: EDM preconditioning (Karras et al. 2022; ``noise_schedule#kind edm``), sampled by EDM's Heun sampler
+- ``flow``: rectified flow, the preset ``configs/presets/rectified_flow.json`` (velocity prediction,
+  logit-normal training times as SD3 and MAISI), sampled by Euler with the bundle's steps and guidance. (Until
+  the preset, the recipe drew training times uniformly: the 10-minute figures of the bundle docs say which.)
+- ``edm``: EDM preconditioning (Karras et al. 2022), the preset ``configs/presets/edm.json``, sampled by EDM's Heun sampler
   with 10 noise levels (19 UNet evaluations, about the bundle's 20 DDIM steps) and the bundle's guidance.
   ``sigma_data`` is 1 because the latents are scaled to unit variance; the training noise levels are EDM's own
   (``P_mean = -1.2``, ``P_std = 1.2``). EDM2's latent-space levels expressed for unit-variance latents
@@ -100,19 +102,20 @@ from monai_synth.metrics.utility.conditional import conditional_fidelity  # noqa
 TRAIN_JSON = REPO / "bundles" / "medfusion" / "train.json"
 DEFAULT_DATA = str((REPO / ".." / "shared" / "data" / "mednist_64_500" / "split.csv").resolve())
 
+PRESETS = REPO / "configs" / "presets"
+PRESET = "preset"  # a recipe key: a file of configs/presets layered over train.json (before the other overrides)
+
 #: Recipes as overrides of ``bundles/medfusion/train.json`` (``#`` ids as on the bundle command line). ``new`` is
-#: the bundle as it is; values starting with ``$`` are MONAI expressions (``$None``: unset a default).
+#: the bundle as it is; values starting with ``$`` are MONAI expressions (``$None``: unset a default). ``flow``
+#: and ``edm`` are the bundle's presets ``configs/presets/rectified_flow.json`` and ``edm.json``.
 RECIPES: dict[str, dict[str, Any]] = {
     "new": {},
     "old": {"prediction": "epsilon", "sample#steps": 50, "sample#eta": 1.0, "sample#guidance_scale": 2.0,
             "evaluation#steps": 50, "evaluation#eta": 1.0, "evaluation#guidance_scale": 2.0,
             "precision": "$'bf16' if torch.cuda.is_available() else 'fp32'", "channels_last": True,
             "autoencoder_crop": "$None"},
-    "flow": {"prediction": "velocity", "noise_schedule#kind": "rectified_flow", "noise_schedule#beta_start": "$None",
-             "noise_schedule#beta_end": "$None", "sample#sampler": "euler", "evaluation#sampler": "euler"},
-    "edm": {"prediction": "edm", "noise_schedule": {"_target_": "monai_synth.diffusion.make_schedule",
-            "_mode_": "callable", "kind": "edm", "sigma_data": 1.0},
-            "sample#sampler": "edm_heun", "sample#steps": 10, "evaluation#sampler": "edm_heun", "evaluation#steps": 10},
+    "flow": {PRESET: "rectified_flow"},
+    "edm": {PRESET: "edm"},
 }  # fmt: skip
 
 #: Samplers of the step sweep (sampler, eta) by what the UNet predicts.
@@ -145,12 +148,16 @@ def parse_override(text: str) -> tuple[str, str]:
 
 def train_command(recipe: str, budget: float, run_dir: Path, a: argparse.Namespace) -> list[str]:
     """The bundle command of one (recipe, budget): the study's data, size and budget, the recipe, the overrides."""
-    cmd = [sys.executable, "-m", "monai.bundle", "run", "--config_file", str(TRAIN_JSON), "--dataset_dir", a.data,
+    recipe_overrides = dict(RECIPES[recipe])
+    files = [str(TRAIN_JSON)] + ([str(PRESETS / f"{recipe_overrides.pop(PRESET)}.json")]
+                                 if PRESET in recipe_overrides else [])
+    config_file = files[0] if len(files) == 1 else repr(files)
+    cmd = [sys.executable, "-m", "monai.bundle", "run", "--config_file", config_file, "--dataset_dir", a.data,
            "--split", "train", "--image_size", str(a.image_size), "--budget_minutes", f"{budget:g}",
            "--output_dir", str(run_dir)]  # fmt: skip
     if a.device:
         cmd += ["--device", a.device]
-    for key, value in [*RECIPES[recipe].items(), *a.override]:
+    for key, value in [*recipe_overrides.items(), *a.override]:
         cmd += [f"--{key}", cli_value(value)]
     return cmd + ["--evaluation#interval", "0"]
 

@@ -133,3 +133,19 @@ def test_sweep_samplers_keeps_the_chosen_ones_that_fit_the_objective() -> None:
         script.sweep_samplers("edm", [("ddim", 1.0)])
     with pytest.raises(SystemExit):  # argparse: not a number after the colon
         script.parse_args(["--sweep-samplers", "ddim:x"])
+
+
+def test_preset_recipes_layer_their_preset_over_train_json(tmp_path: Path) -> None:
+    import ast
+
+    from monai_synth.bundle_overrides import check_overrides, override_ids
+
+    script = _script()
+    args = script.parse_args(["--data", "", "--override", "noise_schedule#sigma_data=0.5"])
+    cmd = script.train_command("edm", 10, tmp_path / "run", args)
+    files = ast.literal_eval(cmd[cmd.index("--config_file") + 1])
+    assert files == [str(script.TRAIN_JSON), str(REPO / "configs" / "presets" / "edm.json")]
+    assert "--preset" not in cmd and cmd[cmd.index("--noise_schedule#sigma_data") + 1] == "0.5"
+    check_overrides(override_ids(cmd[1:]), files)  # the bundle accepts every override of the command
+    plain = script.train_command("new", 10, tmp_path / "run", script.parse_args(["--data", ""]))
+    assert plain[plain.index("--config_file") + 1] == str(script.TRAIN_JSON)

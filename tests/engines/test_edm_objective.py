@@ -122,16 +122,16 @@ def test_med_cdiff_refuses_edm_with_a_message():
 
 
 def test_the_studys_edm_recipe_trains_the_bundle_and_samples(tmp_path):
-    """The time-to-quality study's ``edm`` recipe, as bundle overrides: one tiny iteration, then ``sample.json``."""
+    """The time-to-quality study's ``edm`` recipe, the bundle's EDM preset: one tiny iteration, then ``sample.json``."""
     sys.path.insert(0, str(REPO / "tests" / "bundles"))
     from tiny_runs import MEDFUSION
 
     spec = importlib.util.spec_from_file_location("ttq", REPO / "benchmarks" / "quality" / "time_to_quality.py")
     study = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(study)
-    recipe = {k: v for k, v in study.RECIPES["edm"].items() if not k.startswith(("sample#steps", "evaluation#steps"))}
-    overrides = {**MEDFUSION, **recipe}
-    run(config_file=str(REPO / "bundles" / "medfusion" / "train.json"), output_dir=str(tmp_path / "run"), **overrides)
+    preset = study.PRESETS / f"{study.RECIPES['edm'][study.PRESET]}.json"
+    run(config_file=[str(REPO / "bundles" / "medfusion" / "train.json"), str(preset)],
+        output_dir=str(tmp_path / "run"), **MEDFUSION)
     final = load_state(tmp_path / "run" / "diffusion" / "final.pt")
     assert final["prediction"] == "edm" and final["noise_schedule_def"]["kind"] == "edm"
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
