@@ -20,6 +20,7 @@ Recipes (:data:`RECIPES`):
 - ``flow``: rectified flow, the preset ``configs/presets/rectified_flow.json`` (velocity prediction,
   logit-normal training times as SD3 and MAISI), sampled by Euler with the bundle's steps and guidance. (Until
   the preset, the recipe drew training times uniformly: the 10-minute figures of the bundle docs say which.)
+- ``minsnr``: ``new`` with Min-SNR-gamma loss weighting, gamma 5 (Hang et al. 2023).
 - ``edm``: EDM preconditioning (Karras et al. 2022), the preset ``configs/presets/edm.json``, sampled by EDM's Heun sampler
   with 10 noise levels (19 UNet evaluations, about the bundle's 20 DDIM steps) and the bundle's guidance.
   ``sigma_data`` is 1 because the latents are scaled to unit variance; the training noise levels are EDM's own
@@ -116,6 +117,7 @@ RECIPES: dict[str, dict[str, Any]] = {
             "autoencoder_crop": "$None"},
     "flow": {PRESET: "rectified_flow"},
     "edm": {PRESET: "edm"},
+    "minsnr": {"diffusion_step#min_snr_gamma": 5.0},
 }  # fmt: skip
 
 #: Samplers of the step sweep (sampler, eta) by what the UNet predicts.

@@ -47,3 +47,14 @@ def test_a_presets_schedule_option_can_be_overridden_alone():
     check_overrides(["noise_schedule#sigma_data", "noise_schedule#p_mean"], [TRAIN, edm])
     with pytest.raises(UnknownOverrideError, match="noise_schedule#sigma_data"):
         check_overrides(["noise_schedule#sigma_data"], [TRAIN])  # train.json's DDPM schedule has no sigma_data
+
+
+def test_min_snr_gamma_is_a_setting_of_train_json(tmp_path):
+    check_overrides(["diffusion_step#min_snr_gamma"], [TRAIN])
+    overrides = {**tiny_runs.MEDFUSION, "diffusion_step#min_snr_gamma": 5.0}
+    run(config_file=str(TRAIN), output_dir=str(tmp_path / "run"), **overrides)
+    record = json.loads((tmp_path / "run" / "run_record.json").read_text())
+    assert record["settings"]["diffusion_step#min_snr_gamma"] == 5.0
+    with pytest.raises(Exception) as err:
+        run(config_file=str(TRAIN), output_dir=str(tmp_path / "bad"), **{**overrides, "diffusion_step#min_snr_gamma": -1})
+    assert "min_snr_gamma must be positive" in str(err.value) + str(err.value.__cause__)
