@@ -124,7 +124,8 @@ def test_datalist_command_writes_json_that_reads_back(tmp_path, capsys, class_fo
     assert "Comprehensive SR" in (tmp_path / "bad.csv").read_text()
 
 
-def test_evaluate_parser_and_lazy_pass_through(monkeypatch, capsys):
+def test_evaluate_parser_and_lazy_pass_through(monkeypatch, capsys, tmp_path):
+    monkeypatch.chdir(tmp_path)  # main() guards and creates the relative --out "o": never inside the checkout
     seen = {}
     fake = types.ModuleType("monai_synth.metrics.evaluate")
     fake.run_evaluate_cli = lambda args: seen.setdefault("args", args) and 0
