@@ -55,7 +55,8 @@ keeps only those).
 
 With ``--guidance W ...`` the best run (or each of ``--guidance-runs``) is sampled again with its own sampler and
 steps at each guidance scale and scored in full (FID, KID, precision, recall, conditional fidelity per class,
-anatomy share): ``guidance.png`` and a table.
+anatomy share): ``guidance.png`` and a table. ``--guidance-sampler ddim:50:1`` samples with that setting instead
+of each run's own (stored beside the run's own sweep), so that two runs can be compared at the same sampler.
 
 The study is resumable: a run whose ``metrics.json`` exists is not trained again, and ``results.json`` is
 written (atomically) after each evaluated run and each sweep point; a rerun skips what it holds. Outputs in
@@ -418,16 +419,29 @@ def sweep(results: dict, name: str, a, ref: Reference, path: Path) -> None:
             print(f"[sweep] {name} {_sampler_label(sampler, eta)} {steps} steps: FID {fid:.2f}", flush=True)
 
 
+def parse_sampler_setting(text: str) -> dict[str, Any]:
+    """``ddim:50:1`` -> {"sampler": "ddim", "steps": 50, "eta": 1.0}; the eta may be left out (0)."""
+    parts = text.split(":")
+    try:
+        if len(parts) not in (2, 3):
+            raise ValueError
+        return {"sampler": parts[0], "steps": int(parts[1]), "eta": float(parts[2]) if len(parts) == 3 else 0.0}
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected SAMPLER:STEPS or SAMPLER:STEPS:ETA, "
+                                         "e.g. ddim:50:1") from None
+
+
 def guidance_sweep(results: dict, name: str, a, ref: Reference, path: Path) -> None:
     """Full scores (FID, conditional fidelity per class, anatomy share) at each ``--guidance`` scale, with the
-    run's own sampler and steps; saved point by point."""
+    run's own sampler and steps (or ``--guidance-sampler``'s, stored under its own entry); saved point by point."""
     model = load_medfusion(a.out / "runs" / name, a.eval_device)
-    s = results["runs"][name]["sampling"]
+    s = a.guidance_sampler or results["runs"][name]["sampling"]
+    entry = name if a.guidance_sampler is None else f"{name} @ {s['sampler']}:{s['steps']}:{s['eta']:g}"
     key = {**evaluation_key(a, ref, model), "run": name, "sampler": s["sampler"], "steps": s["steps"],
            "eta": s.get("eta", 0.0)}
-    if results["guidance_sweeps"].get(name, {}).get("key") != key:
-        results["guidance_sweeps"][name] = {"run": name, "key": key, "rows": []}
-    swept = results["guidance_sweeps"][name]
+    if results["guidance_sweeps"].get(entry, {}).get("key") != key:
+        results["guidance_sweeps"][entry] = {"run": name, "key": key, "rows": []}
+    swept = results["guidance_sweeps"][entry]
     done = {r["guidance_scale"] for r in swept["rows"]}
     for guidance in a.guidance:
         if float(guidance) in done:
@@ -438,7 +452,7 @@ def guidance_sweep(results: dict, name: str, a, ref: Reference, path: Path) -> N
         swept["rows"].append(row)
         save_results(results, path)
         worst = min(v["share"] for v in row["conditional_fidelity_per_class"].values())
-        print(f"[guidance] {name} w={guidance:g}: FID {row['fid']:.2f}, conditional fidelity "
+        print(f"[guidance] {entry} w={guidance:g}: FID {row['fid']:.2f}, conditional fidelity "
               f"{row['conditional_fidelity']:.3f} (worst class {worst:.3f})", flush=True)
 
 
@@ -712,6 +726,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                         "own sampler and steps: FID, conditional fidelity per class, anatomy share")
     p.add_argument("--guidance-runs", nargs="+", default=None, metavar="RUN",
                    help="the runs of the guidance sweep (default: the one with the lowest FID)")
+    p.add_argument("--guidance-sampler", type=parse_sampler_setting, default=None, metavar="SAMPLER:STEPS[:ETA]",
+                   help="the guidance sweep samples with this setting (e.g. ddim:50:1) instead of each run's own, "
+                        "to separate a run's objective from its sampler")
     p.add_argument("--precision", default="fp32", help="sampling precision")
     p.add_argument("--batch", type=int, default=50, help="sampling batch size")
     p.add_argument("--kid-subsets", type=int, default=100)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import importlib.util
 import json
 import sys
@@ -109,6 +110,19 @@ def test_study_trains_each_recipe_and_budget_once_and_resumes(tmp_path: Path, ca
     assert fifth["guidance_sweeps"] == fourth["guidance_sweeps"] and seen.images_seen == 32 and calls == []
     with pytest.raises(SystemExit, match="--guidance-runs: 'flow_0.05min' is not a run"):
         script.main([*argv, "--guidance", "2", "--guidance-runs", "flow_0.05min"], extractor=StubExtractor())
+    # --guidance-sampler: another sampler for the same run, kept beside the run's own sweep
+    calls[:] = []
+    sixth = script.main([*argv, "--guidance", "2", "--guidance-runs", "new_0.05min", "--guidance-sampler", "ddim:3:1"],
+                        extractor=StubExtractor())
+    assert calls == [("ddim", 3, 1.0, 2.0)]
+    assert sixth["guidance_sweeps"]["new_0.05min"] == fourth["guidance_sweeps"]["new_0.05min"]
+    other_sampler = sixth["guidance_sweeps"]["new_0.05min @ ddim:3:1"]
+    assert other_sampler["run"] == "new_0.05min" and other_sampler["key"]["eta"] == 1.0
+    assert "Guidance: new_0.05min (ddim eta 1 3 steps)" in (tmp_path / "results.md").read_text()
+    assert script.parse_sampler_setting("euler:10") == {"sampler": "euler", "steps": 10, "eta": 0.0}
+    for bad in ("ddim", "ddim:x:1", "ddim:5:1:2"):
+        with pytest.raises(argparse.ArgumentTypeError, match="SAMPLER:STEPS"):
+            script.parse_sampler_setting(bad)
 
     # the study's seed convention (library): image i of class c from seed + 1_000_000 c + i, whatever the batch
     from monai_synth.engines.medfusion import load_medfusion
