@@ -22,7 +22,12 @@ from monai_synth.engines.medfusion.pipeline import MedfusionPipeline
 from monai_synth.engines.med_cdiff.restorer import load_restorer
 from monai_synth.engines.medfusion import load_medfusion
 from monai_synth.engines.medfusion.sample import window_of
-from monai_synth.io.model_bundle import bundle_weights_path, is_exported_bundle, read_bundle_settings
+from monai_synth.io.model_bundle import (
+    bundle_weights_path,
+    is_exported_bundle,
+    read_bundle_sampling,
+    read_bundle_settings,
+)
 from monai_synth.networks.stylegan2_checkpoint import load_stylegan2_generator
 from monai_synth.transforms import WINDOW_PRESETS
 
@@ -100,12 +105,6 @@ class ExportedBundle:
         return g(z.to(self.device), lab, truncation_psi=psi, noise_mode="const").float().clamp(-1, 1).cpu()
 
 
-def _inference_defaults(path: Path) -> dict[str, Any]:
-    config = json.loads((path / "configs" / "inference.json").read_text(encoding="utf-8"))
-    keys = ("sampler", "steps", "eta", "guidance_scale", "precision", "strength", "truncation_psi")
-    return {k: config[k] for k in keys if k in config and not str(config[k]).startswith(("$", "@"))}
-
-
 def load_exported(bundle_dir: str | os.PathLike, device: str | torch.device = "cpu") -> ExportedBundle:
     """Load an exported bundle (``monai-synth export`` or a finished training's ``<output_dir>/bundle``).
 
@@ -119,7 +118,7 @@ def load_exported(bundle_dir: str | os.PathLike, device: str | torch.device = "c
     device = torch.device(device)
     s = read_bundle_settings(path)
     meta = json.loads((path / "configs" / "metadata.json").read_text(encoding="utf-8"))
-    defaults = _inference_defaults(path)
+    defaults = read_bundle_sampling(path)
     common = {"path": path, "kind": s["kind"], "model_sha256": sha256_of(bundle_weights_path(path)),
               "metadata": meta, "device": device}
     if s["kind"] == "medfusion":

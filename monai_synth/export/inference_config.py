@@ -72,16 +72,24 @@ def inference_config(run: TrainedRun) -> dict[str, Any]:
 
 
 def own_sampler(run: TrainedRun) -> dict[str, Any]:
-    """A Medfusion model whose objective ``sample.json``'s sampler does not fit (rectified flow, EDM) samples with
-    its run's own ``sampler``, ``steps`` and ``eta`` (``metrics.json#sampler``); every other model keeps
-    ``sample.json``'s."""
+    """A Medfusion bundle's sampling defaults where ``sample.json`` leaves them to the run (null: the run's own
+    ``sampler``, ``steps``, ``eta`` and ``guidance_scale``, ``metrics.json#sampler``), or sets a sampler that
+    does not fit the model's objective (rectified flow, EDM: the run's own sampler, steps and eta); every other
+    setting, and every other model, keeps the run-folder config's."""
+    if run.kind != "medfusion":
+        return {}
     recorded = run.metrics.get("sampler") or {}
-    if run.kind != "medfusion" or not recorded.get("sampler"):
-        return {}
-    schedule = build(run.settings["noise_schedule_def"])
-    if user_defaults(run.kind)["sampler"] in samplers_for(schedule):
-        return {}
-    return {k: recorded[k] for k in ("sampler", "steps", "eta") if k in recorded}
+    defaults = user_defaults(run.kind)
+    keys = ("sampler", "steps", "eta", "guidance_scale")
+    own = {k: recorded[k] for k in keys if defaults.get(k) is None and recorded.get(k) is not None}
+    missing = [k for k in keys if defaults.get(k) is None and k not in own]
+    if missing:
+        raise ValueError(f"{run.run_dir}: the run records no {missing} to sample with (metrics.json#sampler), and "
+                         "bundles/medfusion/sample.json leaves them to the run")
+    if defaults["sampler"] is not None and recorded.get("sampler"):
+        if defaults["sampler"] not in samplers_for(build(run.settings["noise_schedule_def"])):
+            own.update({k: recorded[k] for k in ("sampler", "steps", "eta") if k in recorded})
+    return own
 
 
 def _data_entries(run: TrainedRun) -> dict[str, Any]:

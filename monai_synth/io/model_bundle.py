@@ -23,6 +23,7 @@ __all__ = [
     "INFERENCE_CONFIG",
     "is_exported_bundle",
     "read_bundle_settings",
+    "read_bundle_sampling",
     "read_bundle_weights",
     "bundle_weights_path",
 ]
@@ -40,6 +41,17 @@ def is_exported_bundle(path: str | os.PathLike) -> bool:
     """Whether ``path`` is a folder holding an exported monai_synth bundle (inference config and weights)."""
     folder = Path(path)
     return folder.is_dir() and (folder / INFERENCE_CONFIG).is_file() and bundle_weights_path(folder).is_file()
+
+
+SAMPLING_KEYS = ("sampler", "steps", "eta", "guidance_scale", "precision", "strength", "truncation_psi")
+
+
+def read_bundle_sampling(bundle_dir: str | os.PathLike) -> dict[str, Any]:
+    """The sampling settings a bundle's ``configs/inference.json`` sets to plain values (``sampler``, ``steps``,
+    ``eta``...): the defaults of its pipeline. Expressions and references (``$...``, ``@...``) are left out."""
+    config = json.loads((Path(bundle_dir) / INFERENCE_CONFIG).read_text(encoding="utf-8"))
+    return {k: config[k] for k in SAMPLING_KEYS
+            if k in config and config[k] is not None and not str(config[k]).startswith(("$", "@"))}
 
 
 def read_bundle_settings(bundle_dir: str | os.PathLike) -> dict[str, Any]:

@@ -104,11 +104,10 @@ def sample_synthetic(source: SourceInfo, folder: Path, num_samples: int, setting
 def _sample_medfusion(source: SourceInfo, folder: Path, num_samples: int, s: dict, seed: int, device: str,
                       model: dict | None, progress: bool) -> None:
     model = model if model is not None else medfusion_workflow.load_medfusion(source.path, device)
-    pipeline = MedfusionPipeline(model, sampler=s["sampler"], steps=int(s["steps"]), eta=float(s["eta"]),
-                                 guidance_scale=float(s["guidance_scale"]), device=device)
-    keys = ("sampler", "steps", "eta", "guidance_scale")
+    pipeline = MedfusionPipeline(model, sampler=s.get("sampler"), steps=s.get("steps"), eta=s.get("eta"),
+                                 guidance_scale=s.get("guidance_scale"), device=device)  # None: the run's own
     plan = {"model": "medfusion", "checkpoint_sha256": model["checkpoint_sha256"], "num_samples": num_samples,
-            "seed": seed, **{k: s[k] for k in keys}}
+            "seed": seed, **pipeline.settings()}
     _start_plan(folder, plan)
     for label, count in enumerate(class_counts(num_samples, int(model["num_classes"]))):
         if count == 0:

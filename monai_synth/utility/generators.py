@@ -72,9 +72,10 @@ def model_kind(path: str | os.PathLike) -> str | None:
 
 def _medfusion(path: Path, device: torch.device, sampling: Mapping[str, Any]) -> GenerativeModel:
     m = load_medfusion(path, device)
-    pipeline = MedfusionPipeline(m, sampler=sampling["sampler"], steps=int(sampling["steps"]), eta=float(sampling["eta"]),
-                                 guidance_scale=float(sampling["guidance_scale"]), device=device,
-                                 precision=sampling.get("precision", "fp32"))
+    pipeline = MedfusionPipeline(m, sampler=sampling.get("sampler"), steps=sampling.get("steps"), eta=sampling.get("eta"),
+                                 guidance_scale=sampling.get("guidance_scale"), device=device,
+                                 precision=sampling.get("precision") or "fp32")  # None: the run's own
+    sampling = {**sampling, **pipeline.settings()}
 
     def generate(label: int, first_seed: int, count: int) -> torch.Tensor:
         labels = torch.full((count,), int(label), dtype=torch.long)

@@ -101,6 +101,9 @@ def test_sample_config(trained, tmp_path, fmt, suffix):
     lines = [json.loads(x) for x in (out / "manifest.jsonl").read_text().splitlines()]
     assert len(lines) == 3 and all(r["synthetic"] and r["condition"]["class_label"] == 1 for r in lines)
     assert {r["seed"] for r in lines} == {0, 1, 2}
+    own = json.loads((trained / "metrics.json").read_text())["sampler"]  # sample.json leaves these to the run
+    assert all((r["sampler"], r["eta"], r["guidance_scale"], r["steps"]) == (own["sampler"], own["eta"],
+               own["guidance_scale"], 2) for r in lines)  # fmt: skip
     if fmt == "dicom":
         import pydicom
 
@@ -121,6 +124,21 @@ def test_sample_same_seed_same_images(trained, tmp_path):
     for pa, pb in zip(a, b):
         diff = np.abs(np.asarray(Image.open(pa), dtype=int) - np.asarray(Image.open(pb), dtype=int)).max()
         assert diff <= 1  # batch composition changes float summation order only
+
+
+def test_sampling_settings_default_to_the_runs_own(trained):
+    from monai_synth.engines.medfusion import load_medfusion
+    from monai_synth.engines.medfusion.pipeline import MedfusionPipeline
+
+    model = load_medfusion(trained)
+    recorded = json.loads((trained / "metrics.json").read_text())["sampler"]
+    assert model["sampling"] == {k: recorded[k] for k in ("sampler", "steps", "eta", "guidance_scale")}
+    own = MedfusionPipeline(model, None, None, None, None).settings()
+    assert own == {**model["sampling"], "steps": int(recorded["steps"])}
+    given = MedfusionPipeline(model, "dpmpp_2m", 3, None, 1.5).settings()
+    assert given == {"sampler": "dpmpp_2m", "steps": 3, "eta": float(recorded["eta"]), "guidance_scale": 1.5}
+    with pytest.raises(ValueError, match="records no guidance_scale to sample with .*pass --guidance_scale"):
+        MedfusionPipeline({**model, "sampling": {}}, "ddim", 2, 0.0, None)
 
 
 def test_sample_rejects_unknown_class(trained, tmp_path):

@@ -1,5 +1,5 @@
 """Every preset of ``configs/presets`` layers over ``bundles/medfusion/train.json``, trains one tiny iteration and
-samples with the sampler it sets; a preset's schedule options can then be overridden one by one."""
+``sample.json`` samples it with the sampler the preset sets, unasked; a preset's schedule options can then be overridden one by one."""
 
 from __future__ import annotations
 
@@ -37,9 +37,12 @@ def test_preset_trains_one_iteration_and_samples_with_its_sampler(preset, tmp_pa
             assert schedule[option] == expected[option]
     sampler = json.loads((tmp_path / "run" / "metrics.json").read_text())["sampler"]["sampler"]
     assert sampler == expected["sampler"]
+    # sample.json takes the run's own sampler: no flag needed for a flow or EDM run
     run(config_file=str(tiny_runs.BUNDLES / "medfusion" / "sample.json"), output_dir=str(tmp_path / "samples"),
-        checkpoint_dir=str(tmp_path / "run"), num_samples=1, class_label=1, sampler=sampler, steps=2, device="cpu")
+        checkpoint_dir=str(tmp_path / "run"), num_samples=1, class_label=1, steps=2, device="cpu")
     assert len(list((tmp_path / "samples").glob("*.png"))) == 1
+    record = json.loads((tmp_path / "samples" / "manifest.jsonl").read_text().splitlines()[0])
+    assert record["sampler"] == expected["sampler"] and record["steps"] == 2
 
 
 def test_a_presets_schedule_option_can_be_overridden_alone():

@@ -94,6 +94,9 @@ def test_run_folder_and_exported_bundle_give_the_same_pool_which_is_reused(runs:
     UtilityStudy(runs["medfusion"], "", tmp_path / "a", **other).run()  # other sampling: a new pool
     pool = json.loads((tmp_path / "a" / "synthetic" / "pool.json").read_text())
     assert pool["sampling"]["steps"] == 3
+    own = json.loads((runs["medfusion"] / "metrics.json").read_text())["sampler"]  # utility.json leaves it to the run
+    assert (pool["sampling"]["sampler"], pool["sampling"]["eta"], pool["sampling"]["guidance_scale"]) == (
+        own["sampler"], own["eta"], own["guidance_scale"])
     assert len((tmp_path / "a" / "synthetic" / "manifest.jsonl").read_text().splitlines()) == 8
 
 

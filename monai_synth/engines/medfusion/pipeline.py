@@ -23,16 +23,17 @@ class MedfusionPipeline:
     Args:
         model: the trained model: ``vae``, ``unet``, ``schedule`` and the latent settings (``latent_shape``,
             ``latent_scale``, ``latent_shift``, ``null_label``, ``prediction``): what ``load_medfusion`` returns.
-        sampler / steps / eta / guidance_scale: sampling settings (see ``generate_images``).
+        sampler / steps / eta / guidance_scale: sampling settings (see ``generate_images``); None takes the
+            model's recorded ``sampling`` (what it was trained to be sampled with: ``train.json``'s ``sample``).
         device / precision / channels_last: where and how the networks run.
         clip_latents: clamp of the predicted clean latents (None: off).
     """
 
     model: Mapping[str, Any]
-    sampler: str
-    steps: int
-    eta: float
-    guidance_scale: float
+    sampler: str | None
+    steps: int | None
+    eta: float | None
+    guidance_scale: float | None
     device: torch.device | str = "cpu"
     precision: str = "fp32"
     channels_last: bool = False
@@ -46,6 +47,15 @@ class MedfusionPipeline:
             raise ValueError(f"a Medfusion pipeline needs the trained model's {missing}")
         nets = ("vae", "unet", "schedule")
         object.__setattr__(self, "info", {k: v for k, v in self.model.items() if k not in nets})
+        recorded = self.model.get("sampling") or {}
+        for key, cast in (("sampler", str), ("steps", int), ("eta", float), ("guidance_scale", float)):
+            value = getattr(self, key)
+            if value is None:
+                value = recorded.get(key)
+                if value is None:
+                    raise ValueError(f"{self.model.get('source', 'the model')} records no {key} to sample with "
+                                     f"(no metrics.json#sampler); pass --{key}")
+            object.__setattr__(self, key, cast(value))
 
     @property
     def num_classes(self) -> int:

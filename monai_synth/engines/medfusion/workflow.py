@@ -36,6 +36,7 @@ from monai_synth.handlers.ema import WeightEMA
 from monai_synth.io.model_bundle import (
     bundle_weights_path,
     is_exported_bundle,
+    read_bundle_sampling,
     read_bundle_settings,
     read_bundle_weights,
 )
@@ -450,10 +451,13 @@ def load_medfusion(checkpoint_dir: str | Path, device: str | torch.device = "cpu
 
     Returns a dict with ``vae``, ``unet``, ``schedule`` and the sampling settings stored at training time
     (``latent_scale``, ``latent_shape``, ``null_label``, ``prediction``...), plus ``checkpoint_sha256`` and
-    ``autoencoder_sha256`` (of ``final.pt`` files, or of the bundle's ``models/*.pt``).
+    ``autoencoder_sha256`` (of ``final.pt`` files, or of the bundle's ``models/*.pt``), and ``sampling``: the
+    sampler settings the model was trained to be sampled with (``train.json``'s ``sample``, recorded in the run's
+    ``metrics.json``; a bundle's ``inference.json`` defaults), which a pipeline takes for any it is not given.
     """
     device = torch.device(device)
-    ae_state, dm_state, ae_path, dm_path = _medfusion_states(Path(checkpoint_dir), device)
+    ckdir = Path(checkpoint_dir)
+    ae_state, dm_state, ae_path, dm_path = _medfusion_states(ckdir, device)
     vae = (vae if vae is not None else build(ae_state["autoencoder_def"])).to(device)
     vae.load_state_dict(ae_state["autoencoder"])
     unet = (unet if unet is not None else build(dm_state["unet_def"])).to(device)
@@ -466,8 +470,24 @@ def load_medfusion(checkpoint_dir: str | Path, device: str | torch.device = "cpu
         source=str(checkpoint_dir),
         checkpoint_sha256=sha256_of(dm_path),
         autoencoder_sha256=sha256_of(ae_path),
+        sampling=_recorded_sampling(ckdir),
     )
     return info
+
+
+def _recorded_sampling(ckdir: Path) -> dict[str, Any]:
+    """``sampler``, ``steps``, ``eta`` and ``guidance_scale`` as the run recorded them (``metrics.json#sampler``)
+    or as an exported bundle's ``inference.json`` sets them; empty where neither has them."""
+    keys = ("sampler", "steps", "eta", "guidance_scale")
+    if is_exported_bundle(ckdir):
+        recorded = read_bundle_sampling(ckdir)
+    else:
+        metrics = ckdir / "metrics.json"
+        try:
+            recorded = json.loads(metrics.read_text(encoding="utf-8")).get("sampler") or {} if metrics.is_file() else {}
+        except (json.JSONDecodeError, AttributeError) as e:
+            raise ValueError(f"{metrics}: not a run's metrics file ({e})") from e
+    return {k: recorded[k] for k in keys if recorded.get(k) is not None}
 
 
 def _medfusion_states(ckdir: Path, device: torch.device) -> tuple[dict, dict, Path, Path]:
