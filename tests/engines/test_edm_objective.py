@@ -139,11 +139,16 @@ def test_the_studys_edm_recipe_trains_the_bundle_and_samples(tmp_path):
     run(config_file=str(REPO / "bundles" / "medfusion" / "sample.json"), output_dir=str(tmp_path / "s"),
         checkpoint_dir=str(tmp_path / "run"), num_samples=2, class_label=1, sampler="edm_heun", steps=3, device="cpu")
     assert len(list((tmp_path / "s").glob("*.png"))) == 2
-    with pytest.raises(RuntimeError) as err:  # the bundle's default DDIM does not fit an EDM model
-        run(config_file=str(REPO / "bundles" / "medfusion" / "sample.json"), output_dir=str(tmp_path / "d"),
-            checkpoint_dir=str(tmp_path / "run"), num_samples=1, class_label=1, steps=2, device="cpu")
+    # sample.json's defaults are the run's own: EDM's Heun sampler, unasked
+    run(config_file=str(REPO / "bundles" / "medfusion" / "sample.json"), output_dir=str(tmp_path / "d"),
+        checkpoint_dir=str(tmp_path / "run"), num_samples=1, class_label=1, steps=2, device="cpu")
+    assert json.loads((tmp_path / "d" / "manifest.jsonl").read_text().splitlines()[0])["sampler"] == "edm_heun"
+    with pytest.raises(RuntimeError) as err:  # a DDPM sampler does not fit an EDM model
+        run(config_file=str(REPO / "bundles" / "medfusion" / "sample.json"), output_dir=str(tmp_path / "e"),
+            checkpoint_dir=str(tmp_path / "run"), num_samples=1, class_label=1, sampler="ddim", steps=2,
+            device="cpu")
     assert "edm_heun" in str(err.value) + str(err.value.__cause__)
-    # the exported bundle samples with the run's own EDM sampler (sample.json's DDIM does not fit) and says
+    # the exported bundle samples with the run's own EDM sampler (sample.json leaves it to the run) and says
     # what its time input is
     inference = json.loads((tmp_path / "run" / "bundle" / "configs" / "inference.json").read_text())
     assert (inference["sampler"], inference["steps"]) == ("edm_heun", metrics["sampler"]["steps"])

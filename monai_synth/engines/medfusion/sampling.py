@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
@@ -58,6 +58,7 @@ def generate_images(
     progress: bool = False,
     latent_shift: float | list[float] = 0.0,
     clip_latents: float | None = None,
+    timesteps: Sequence[int] | Sequence[float] | None = None,
 ) -> torch.Tensor:
     """Sample ``len(labels)`` images in [-1, 1] of the given classes.
 
@@ -79,6 +80,8 @@ def generate_images(
             per-step noise of DDPM and DDIM with ``eta > 0`` comes from its own generator, seeded from the same.
         clip_latents: clamp every predicted clean latent to ``[-clip_latents, clip_latents]`` (the latents are
             scaled to unit variance, so 3-4 keeps them in the training range); None = no clamp.
+        timesteps: the decreasing timesteps the sampler visits (e.g. ``make_timesteps(schedule.alphas_cumprod,
+            150, "logsnr")``); None = the sampler's default spacing of ``steps`` (``default_timesteps``).
     """
     device = torch.device(device)
     if sampler not in SAMPLERS:
@@ -86,7 +89,8 @@ def generate_images(
     if prediction not in schedule.predictions:
         raise ValueError(f"prediction {prediction!r} does not fit a {schedule.kind!r} noise schedule; "
                          f"use one of {schedule.predictions}")
-    timesteps = diffusion.default_timesteps(sampler, schedule, steps, spatial_shape=latent_shape[1:])
+    if timesteps is None:
+        timesteps = diffusion.default_timesteps(sampler, schedule, steps, spatial_shape=latent_shape[1:])
     labels = labels.to(device)
     idx = list(range(first_index, first_index + labels.shape[0]))
     x_t = noise_for_indices(idx, latent_shape, seed, device)
