@@ -3,7 +3,6 @@ it exactly, another one does not, and a flow run is refused."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import sys
 from pathlib import Path
@@ -15,16 +14,8 @@ sys.path.insert(0, str(REPO / "tests" / "bundles"))
 import tiny_runs  # noqa: E402
 
 
-def _script():
-    path = REPO / "benchmarks" / "quality" / "medfusion_ode_convergence.py"
-    spec = importlib.util.spec_from_file_location("medfusion_ode_convergence", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_distances_to_the_reference_setting(tmp_path):
-    script = _script()
+def test_distances_to_the_reference_setting(tmp_path, quality_script):
+    script = quality_script("medfusion_ode_convergence")
     run = tiny_runs.train_medfusion(tmp_path / "run")  # a 20-step schedule
     out = tmp_path / "ode.json"
     result = script.main(["--run", str(run), "--reference", "ddim:20:trailing", "--setting", "ddim:20:trailing",

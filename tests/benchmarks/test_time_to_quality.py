@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import sys
 from pathlib import Path
@@ -23,14 +22,6 @@ SKIP = ("image_size", "noise_schedule#num_steps", "sample#steps", "evaluation#in
 TINY = [f"{k}={v!r}" if not isinstance(v, str) else f"{k}={v}" for k, v in MEDFUSION.items() if k not in SKIP]
 
 
-def _script():
-    path = REPO / "benchmarks" / "quality" / "time_to_quality.py"
-    spec = importlib.util.spec_from_file_location("time_to_quality", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 class StubExtractor:
     """Cheap deterministic 64-d features (8 x 8 average pool) in place of Inception: no weights needed."""
 
@@ -42,8 +33,9 @@ class StubExtractor:
         return F.adaptive_avg_pool2d(images.float().mean(1, keepdim=True), 8).flatten(1).numpy().astype(np.float32)
 
 
-def test_study_trains_each_recipe_and_budget_once_and_resumes(tmp_path: Path, capsys, monkeypatch) -> None:
-    script = _script()
+def test_study_trains_each_recipe_and_budget_once_and_resumes(tmp_path: Path, capsys, monkeypatch,
+                                                              quality_script) -> None:
+    script = quality_script("time_to_quality")
     argv = ["--data", "", "--image-size", "16", "--budgets", "0.05", "--recipes", "old", "new", "--per-class", "2",
             "--out", str(tmp_path), "--device", "cpu", "--phantom-count", "32", "--classifier-steps", "2",
             "--kid-subsets", "2", "--sweep-steps", "2", "4", *[x for o in TINY for x in ("--override", o)]]  # fmt: skip
@@ -136,8 +128,8 @@ def test_study_trains_each_recipe_and_budget_once_and_resumes(tmp_path: Path, ca
                                rtol=0, atol=1e-4)
 
 
-def test_sweep_samplers_keeps_the_chosen_ones_that_fit_the_objective() -> None:
-    script = _script()
+def test_sweep_samplers_keeps_the_chosen_ones_that_fit_the_objective(quality_script) -> None:
+    script = quality_script("time_to_quality")
     args = script.parse_args(["--sweep-samplers", "ddim:1", "ddim", "euler:0"])
     assert args.sweep_samplers == [("ddim", 1.0), ("ddim", 0.0), ("euler", 0.0)]
     assert script.sweep_samplers("v", args.sweep_samplers) == [("ddim", 0.0), ("ddim", 1.0)]
@@ -149,12 +141,12 @@ def test_sweep_samplers_keeps_the_chosen_ones_that_fit_the_objective() -> None:
         script.parse_args(["--sweep-samplers", "ddim:x"])
 
 
-def test_preset_recipes_layer_their_preset_over_train_json(tmp_path: Path) -> None:
+def test_preset_recipes_layer_their_preset_over_train_json(tmp_path: Path, quality_script) -> None:
     import ast
 
     from monai_synth.bundle_overrides import check_overrides, override_ids
 
-    script = _script()
+    script = quality_script("time_to_quality")
     args = script.parse_args(["--data", "", "--override", "noise_schedule#sigma_data=0.5"])
     cmd = script.train_command("edm", 10, tmp_path / "run", args)
     files = ast.literal_eval(cmd[cmd.index("--config_file") + 1])
