@@ -12,8 +12,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from monai_synth.diffusion.timesteps import samplers_for
-from monai_synth.engines.components import build
 from monai_synth.export.network_defs import network_definitions
 from monai_synth.export.run_folder import TrainedRun
 from monai_synth.io.bundle_configs import config_defaults
@@ -72,24 +70,18 @@ def inference_config(run: TrainedRun) -> dict[str, Any]:
 
 
 def own_sampler(run: TrainedRun) -> dict[str, Any]:
-    """A Medfusion bundle's sampling defaults where ``sample.json`` leaves them to the run (null: the run's own
-    ``sampler``, ``steps``, ``eta`` and ``guidance_scale``, ``metrics.json#sampler``), or sets a sampler that
-    does not fit the model's objective (rectified flow, EDM: the run's own sampler, steps and eta); every other
-    setting, and every other model, keeps the run-folder config's."""
+    """A Medfusion bundle's defaults for the sampling settings ``sample.json`` leaves to the run (null): the run's
+    own ``sampler``, ``steps``, ``eta`` and ``guidance_scale`` (``metrics.json#sampler``, i.e. ``train.json``'s
+    ``sample``). Every other setting, and every other model, keeps the run-folder config's."""
     if run.kind != "medfusion":
         return {}
     recorded = run.metrics.get("sampler") or {}
-    defaults = user_defaults(run.kind)
-    keys = ("sampler", "steps", "eta", "guidance_scale")
-    own = {k: recorded[k] for k in keys if defaults.get(k) is None and recorded.get(k) is not None}
-    missing = [k for k in keys if defaults.get(k) is None and k not in own]
+    unset = [k for k in ("sampler", "steps", "eta", "guidance_scale") if user_defaults(run.kind).get(k) is None]
+    missing = [k for k in unset if recorded.get(k) is None]
     if missing:
         raise ValueError(f"{run.run_dir}: the run records no {missing} to sample with (metrics.json#sampler), and "
                          "bundles/medfusion/sample.json leaves them to the run")
-    if defaults["sampler"] is not None and recorded.get("sampler"):
-        if defaults["sampler"] not in samplers_for(build(run.settings["noise_schedule_def"])):
-            own.update({k: recorded[k] for k in ("sampler", "steps", "eta") if k in recorded})
-    return own
+    return {k: recorded[k] for k in unset}
 
 
 def _data_entries(run: TrainedRun) -> dict[str, Any]:

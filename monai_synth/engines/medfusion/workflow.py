@@ -479,12 +479,14 @@ def _recorded_sampling(ckdir: Path) -> dict[str, Any]:
     """``sampler``, ``steps``, ``eta`` and ``guidance_scale`` as the run recorded them (``metrics.json#sampler``)
     or as an exported bundle's ``inference.json`` sets them; empty where neither has them."""
     keys = ("sampler", "steps", "eta", "guidance_scale")
+    metrics = ckdir / "metrics.json"
     if is_exported_bundle(ckdir):
         recorded = read_bundle_sampling(ckdir)
+    elif not metrics.is_file():
+        return {}
     else:
-        metrics = ckdir / "metrics.json"
         try:
-            recorded = json.loads(metrics.read_text(encoding="utf-8")).get("sampler") or {} if metrics.is_file() else {}
+            recorded = json.loads(metrics.read_text(encoding="utf-8")).get("sampler") or {}
         except (json.JSONDecodeError, AttributeError) as e:
             raise ValueError(f"{metrics}: not a run's metrics file ({e})") from e
     return {k: recorded[k] for k in keys if recorded.get(k) is not None}
