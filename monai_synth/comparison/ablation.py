@@ -5,8 +5,10 @@ limited data, transfer learning plus adaptive augmentation improved FID the most
 trained on a source dataset (e.g. MedNIST), then four runs train on ``target_count`` images of the target
 (e.g. PneumoniaMNIST), with and without ADA and with and without starting from the source model. All four
 runs have the same length (``kimg`` sized so the ADA run fills ``minutes``), are sampled with ``sample.json``
-(balanced classes) and scored against the target's ``real_split``. Writes ``ablation.json`` / ``ablation.md``;
-every finished step is skipped when the command is run again.
+(balanced classes) and scored against the target's ``real_split``. Writes ``ablation.json`` / ``ablation.md``
+and ``ablation_ada.png`` (ADA's p and the overfitting heuristic r_t against kimg; the runs without ADA measure
+r_t too); every finished step is skipped when the command is run again. ``run_ablation_seeds`` repeats the
+target runs for several seeds from one source model and summarises them.
 
 These runs are short (tens of kimg, not the paper's thousands), so ADA's adjustment speed ``ada_kimg`` (kimg
 for p to go from 0 to 1) defaults to 20 instead of the paper's 500; otherwise p could not move measurably.
@@ -15,22 +17,26 @@ for p to go from 0 to 1) defaults to 20 instead of the paper's 500; otherwise p 
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass, field
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from monai_synth.comparison import budget, runs
+from monai_synth.comparison.ada_curves import ada_curve, plot_ada_curves
 from monai_synth.comparison.bundle_runs import read_setting
 from monai_synth.io.bundle_configs import bundle_file
 from monai_synth.comparison.scoring import make_extractor, reference_images, score_samples
+from monai_synth.comparison.seeds import run_over_seeds
 from monai_synth.comparison.table import write_table
 from monai_synth.data import build_datalist
 
 logger = logging.getLogger(__name__)
 
-ABLATION_COLUMNS = ("variant", "fid", "kid_mean", "precision", "recall", "ada_p", "train_seconds", "length")
+ABLATION_COLUMNS = ("variant", "fid", "kid_mean", "precision", "recall", "ada_p", "rt_end", "train_seconds", "length")
+SEED_SCORES = ("fid", "kid_mean", "precision", "recall", "ada_p", "rt_end", "train_seconds")
 # (variant name, ADA on, transfer from the source model)
 VARIANTS = (("no ADA, from scratch", False, False), ("ADA, from scratch", True, False),
             ("no ADA, transfer", False, True), ("ADA, transfer", True, True))  # fmt: skip
@@ -55,6 +61,7 @@ class AblationSettings:
     phantom_count: int = 512
     ada_target: float = 0.6
     ada_kimg: float = 20.0
+    pretrained: str = ""
     bootstrap: int = 50
     stylegan2: dict[str, Any] = field(default_factory=dict)
     stylegan2_sample: dict[str, Any] = field(default_factory=dict)
@@ -94,13 +101,26 @@ def _ada_overrides(settings: AblationSettings) -> dict[str, Any]:
 
 
 def _variant_overrides(ada: bool, transfer: bool, pretrained: Path, settings: AblationSettings) -> dict[str, Any]:
-    """Bundle keys of one variant: without ADA the discriminator sees no augmentation at all."""
-    augment = _ada_overrides(settings) if ada else {"step#augment": None, "step#ada": None}
+    """Bundle keys of one variant.
+
+    Without ADA the discriminator sees no augmentation at all (p stays 0, where the pipeline is the identity),
+    while r_t is still measured (ADA's target null: measure, never adjust), so the table and the curves show how
+    far the discriminator overfits when nothing holds it back.
+    """
+    augment = _ada_overrides(settings) if ada else {"augment_p": 0.0, "ada_target": None}
     return {**augment, "resume_from": str(pretrained) if transfer else ""}
 
 
 def _pretrain(settings: AblationSettings, out: Path) -> tuple[Path, dict[str, Any]]:
-    """Train the source model (ADA on) for ``pretrain_minutes``; its checkpoint folder and ``run.json``."""
+    """Train the source model (ADA on) for ``pretrain_minutes``; its checkpoint folder and ``run.json``.
+
+    With ``settings.pretrained`` (a source run's ``checkpoints`` folder) nothing is trained: that model is used.
+    """
+    if settings.pretrained:
+        folder = Path(settings.pretrained)
+        if not folder.is_dir():
+            raise FileNotFoundError(f"pretrained: {folder} is not a folder (a StyleGAN2-ADA run's checkpoints/)")
+        return folder, runs.finished_run(folder.parent) or {"checkpoints": str(folder)}
     source = {"dataset_dir": settings.source or "", "split": settings.split, "image_size": settings.image_size,
               "seed": settings.seed, "device": settings.device, "phantom_count": settings.phantom_count,
               **settings.stylegan2, **_ada_overrides(settings)}  # fmt: skip
@@ -139,12 +159,33 @@ def run_ablation(settings: AblationSettings) -> dict[str, Any]:
         run_dir = out / f"variant{index}_{'ada' if ada else 'noada'}_{'transfer' if transfer else 'scratch'}"
         variant = _variant_overrides(ada, transfer, pretrained, settings)
         record = runs.train_stylegan2(run_dir, {**target, **variant}, kimg)
+        curve = ada_curve(run_dir)
+        record["rt_end"] = curve["r_t"][-1] if curve["r_t"] else None
         sample = {"device": settings.device, "seed": settings.seed, **settings.stylegan2_sample}
         samples, record["sample_seconds"] = runs.sample_stylegan2(run_dir, settings.num_samples, sample)
         scores = score_samples(real, samples, run_dir / "evaluation", extractor, settings.bootstrap, settings.seed)
-        rows.append({**record, **scores, "variant": name, "ada": ada, "transfer": transfer,
+        rows.append({**record, **scores, "variant": name, "ada": ada, "transfer": transfer, "ada_curve": curve,
                      "length": f"{record['kimg']:.3g} kimg", "samples": str(samples)})  # fmt: skip
     title = (f"StyleGAN2-ADA ablation: {settings.target_count} images of {settings.target or 'the phantom'}, "
              f"transfer from {settings.source or 'the phantom'}")  # fmt: skip
+    plot_ada_curves([(r["variant"], r["ada_curve"]) for r in rows], out / "ablation_ada.png", settings.ada_target)
     write_table(out, "ablation", title, rows, ABLATION_COLUMNS, asdict(settings), {"pretrain": pre_record})
-    return {"rows": rows, "pretrain": pre_record}
+    return {"rows": rows, "pretrain": pre_record, "title": title}
+
+
+def run_ablation_seeds(settings: AblationSettings, seeds: Sequence[int]) -> dict[str, Any]:
+    """``run_ablation`` once per seed (``<out>/seed_<n>``), all transferring from one source model.
+
+    The source model is trained once, with the first seed, in ``<out>/pretrain`` (unless ``settings.pretrained``
+    names one), so the spread over seeds is that of the target runs. Writes ``ablation_seeds.json`` / ``.md``
+    (mean ± sd) and ``ablation_ada_seeds.png`` (p and r_t of every seed's runs).
+    """
+    out = Path(settings.out)
+    out.mkdir(parents=True, exist_ok=True)
+    if not settings.pretrained:
+        pretrained, _ = _pretrain(replace(settings, seed=int(seeds[0])), out)
+        settings = replace(settings, pretrained=str(pretrained))
+    result = run_over_seeds(settings, seeds, run_ablation, "ablation", "variant", SEED_SCORES)
+    curves = [(r["variant"], r["ada_curve"]) for rows in result["per_seed"].values() for r in rows]
+    plot_ada_curves(curves, out / "ablation_ada_seeds.png", settings.ada_target)
+    return result

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from monai_synth.comparison.ablation import AblationSettings, run_ablation
-from monai_synth.comparison.compare import CompareSettings, run_compare
+from monai_synth.comparison.ablation import AblationSettings, run_ablation, run_ablation_seeds
+from monai_synth.comparison.compare import CompareSettings, run_compare, run_compare_seeds
 from monai_synth.comparison.overrides import parse_overrides
 from monai_synth.io.output_guard import check_output_dir
 
@@ -26,6 +26,9 @@ def _add_common(parser: argparse.ArgumentParser, minutes: float) -> None:
     parser.add_argument("--split", default="train", help="training split of the data source")
     parser.add_argument("--real-split", default="test", help="reference split for the metrics (the same name and default as the bundles' real_split)")
     parser.add_argument("--seed", type=int, default=0, help="seed of data, training and sampling")
+    parser.add_argument("--seeds", type=int, nargs="+", default=None, metavar="N",
+                        help="instead of --seed: run the command once per seed, into DIR/seed_<n>, then summarise "
+                             "each score as mean ± sd over the seeds (<name>_seeds.md)")
     parser.add_argument("--phantom-count", type=int, default=512, help="phantom images when no dataset is given")
     parser.add_argument("--bootstrap", type=int, default=50, help="bootstrap resamples of the FID interval")
     parser.add_argument("--stylegan2", action="append", metavar="KEY=VALUE",
@@ -64,6 +67,9 @@ def add_comparison_commands(subparsers: argparse._SubParsersAction) -> None:
     ablate.add_argument("--ada-target", type=float, default=0.6, help="ADA's target r_t in the ADA variants")
     ablate.add_argument("--ada-kimg", type=float, default=20.0,
                         help="kimg for ADA's p to go from 0 to 1 (20 suits short runs; the paper used 500)")
+    ablate.add_argument("--pretrained", default="", metavar="DIR",
+                        help="checkpoints/ folder of a source StyleGAN2-ADA run to transfer from, instead of "
+                             "pretraining one (--source and --pretrain-minutes are then unused)")
     _add_common(ablate, 10.0)
     ablate.set_defaults(func=_run_ablation)
 
@@ -89,8 +95,11 @@ def _run_compare(args: argparse.Namespace) -> int:
     )  # fmt: skip
 
     check_output_dir(args.out, [args.dataset])
-    run_compare(settings)
-    _print_table(f"{args.out}/compare.md")
+    if args.seeds:
+        run_compare_seeds(settings, args.seeds)
+    else:
+        run_compare(settings)
+    _print_table(f"{args.out}/{'compare_seeds' if args.seeds else 'compare'}.md")
     return 0
 
 
@@ -98,12 +107,15 @@ def _run_ablation(args: argparse.Namespace) -> int:
     settings = AblationSettings(
         source=args.source, target=args.target, target_count=args.target_count,
         pretrain_minutes=args.pretrain_minutes, ada_target=args.ada_target, ada_kimg=args.ada_kimg,
-        **_common_settings(args),
+        pretrained=args.pretrained, **_common_settings(args),
     )  # fmt: skip
 
-    check_output_dir(args.out, [args.source, args.target])
-    run_ablation(settings)
-    _print_table(f"{args.out}/ablation.md")
+    check_output_dir(args.out, [args.source, args.target, args.pretrained])
+    if args.seeds:
+        run_ablation_seeds(settings, args.seeds)
+    else:
+        run_ablation(settings)
+    _print_table(f"{args.out}/{'ablation_seeds' if args.seeds else 'ablation'}.md")
     return 0
 
 

@@ -11,22 +11,27 @@ reference split. Steps, each skipped when already done so an interrupted compari
    training seconds, up to the part of an epoch (Medfusion) the plan rounds down;
 2. write ``num_samples`` balanced samples with each bundle's ``sample.json``;
 3. score them and write ``compare.json`` and ``compare.md`` (with each run's planned and spent seconds).
+
+``run_compare_seeds`` repeats all of it for several seeds and summarises the scores over them.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from monai_synth.comparison import runs
 from monai_synth.comparison.scoring import make_extractor, reference_images, score_samples
+from monai_synth.comparison.seeds import run_over_seeds
 from monai_synth.comparison.table import write_table
 
 logger = logging.getLogger(__name__)
 
 COMPARE_COLUMNS = ("model", "fid", "kid_mean", "precision", "recall", "train_seconds", "length")
+SEED_SCORES = ("fid", "kid_mean", "precision", "recall", "train_seconds")
 
 
 @dataclass
@@ -93,4 +98,9 @@ def run_compare(settings: CompareSettings) -> dict[str, Any]:
     title = f"Medfusion vs StyleGAN2-ADA on {settings.dataset or 'the phantom'} ({settings.minutes:g} min per model)"
     budgets = {model: record.get("budget") for model, record in results.items()}
     write_table(out, "compare", title, rows, COMPARE_COLUMNS, asdict(settings), {"budgets": budgets})
-    return {"rows": rows, "budgets": budgets}
+    return {"rows": rows, "budgets": budgets, "title": title}
+
+
+def run_compare_seeds(settings: CompareSettings, seeds: Sequence[int]) -> dict[str, Any]:
+    """``run_compare`` once per seed (``<out>/seed_<n>``), then ``compare_seeds.json`` / ``.md``: mean ± sd."""
+    return run_over_seeds(settings, seeds, run_compare, "compare", "model", SEED_SCORES)

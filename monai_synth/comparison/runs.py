@@ -29,7 +29,8 @@ def write_json(obj: Any, path: Path) -> None:
         handle.write((json.dumps(obj, indent=2, default=float) + "\n").encode("utf-8"))
 
 
-def _finished(run_dir: Path) -> dict[str, Any] | None:
+def finished_run(run_dir: Path) -> dict[str, Any] | None:
+    """The ``run.json`` of a finished training run, or None."""
     path = run_dir / "run.json"
     return json.loads(path.read_text()) if path.is_file() else None
 
@@ -41,7 +42,7 @@ def train_stylegan2(run_dir: Path, overrides: Mapping[str, Any], length: Mapping
         length: the run length as bundle keys: ``{"kimg": k}``, or ``{"budget_minutes": m}`` (the bundle times
             its first iterations on the real data, plans the run and stops on the clock if it runs over).
     """
-    done = _finished(run_dir)
+    done = finished_run(run_dir)
     if done is not None:
         return done
     settings = {**overrides, **NO_EVALUATION, "evaluation#interval_kimg": 0, "output_dir": str(run_dir), **length}
@@ -64,7 +65,7 @@ def train_medfusion(run_dir: Path, overrides: Mapping[str, Any], length: Mapping
             ``budget_minutes`` (with ``autoencoder_budget_share``): each phase then times its first iterations on
             the real data, plans its epochs and stops on the clock if it runs over.
     """
-    done = _finished(run_dir)
+    done = finished_run(run_dir)
     if done is not None:
         return done
     settings = {**overrides, **NO_EVALUATION, "output_dir": str(run_dir), **length}

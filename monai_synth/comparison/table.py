@@ -22,6 +22,7 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "train_seconds": ("Training s", "{:.0f}"),
     "length": ("Length", "{}"),
     "ada_p": ("ADA p (end)", "{:.3f}"),
+    "rt_end": ("r_t (end)", "{:.3f}"),
 }
 
 
@@ -49,6 +50,25 @@ def _settings_lines(settings: Mapping[str, Any]) -> str:
     return "".join(f"- {key}: `{value}`\n" for key, value in settings.items())
 
 
+def write_markdown(
+    out_dir: Path,
+    name: str,
+    title: str,
+    table: str,
+    note: str,
+    settings: Mapping[str, Any],
+    payload: Mapping[str, Any],
+) -> tuple[Path, Path]:
+    """Write ``out_dir/<name>.json`` (title, time, settings, ``payload``) and ``out_dir/<name>.md`` atomically."""
+    created = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    json_path, md_path = out_dir / f"{name}.json", out_dir / f"{name}.md"
+    write_json({"title": title, "created_at": created, "settings": dict(settings), **payload}, json_path)
+    text = f"# {title}\n\n{table}\n{note}\n\nSettings ({created}):\n\n{_settings_lines(settings)}"
+    with atomic_open(md_path) as handle:
+        handle.write(text.encode("utf-8"))
+    return json_path, md_path
+
+
 def write_table(
     out_dir: Path,
     name: str,
@@ -59,14 +79,7 @@ def write_table(
     extra: Mapping[str, Any] | None = None,
 ) -> tuple[Path, Path]:
     """Write ``out_dir/<name>.json`` and ``out_dir/<name>.md`` atomically; return both paths."""
-    created = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
-    payload = {"title": title, "created_at": created, "settings": dict(settings), "rows": list(rows), **(extra or {})}
-    json_path, md_path = out_dir / f"{name}.json", out_dir / f"{name}.md"
-    write_json(payload, json_path)
     note = ("FID with its 95% bootstrap interval; KID mean ± std over subsets; training seconds measured by each "
             "run (optimisation only, without sampling or scoring).")  # fmt: skip
-    table = markdown_table(rows, columns)
-    text = f"# {title}\n\n{table}\n{note}\n\nSettings ({created}):\n\n{_settings_lines(settings)}"
-    with atomic_open(md_path) as handle:
-        handle.write(text.encode("utf-8"))
-    return json_path, md_path
+    payload = {"rows": list(rows), **(extra or {})}
+    return write_markdown(out_dir, name, title, markdown_table(rows, columns), note, settings, payload)

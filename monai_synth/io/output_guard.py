@@ -118,25 +118,29 @@ def _is_dicom(path: Path) -> bool:
         return False
 
 
-def _walk(folder: Path) -> Iterator[Path]:
+def _walk(folder: Path, own_marker: str | None = None) -> Iterator[Path]:
+    """Files under ``folder``, hidden ones and subfolders holding ``own_marker`` (our own outputs) left out."""
     for root, dirs, files in os.walk(folder):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        kept = (d for d in dirs if not d.startswith("."))
+        dirs[:] = sorted(d for d in kept if not (own_marker and (Path(root) / d / own_marker).exists()))
         for name in sorted(files):
             if not name.startswith("."):
                 yield Path(root) / name
 
 
-def foreign_data(folder: PathLike, limit: int = 5) -> list[Path]:
+def foreign_data(folder: PathLike, limit: int = 5, own_marker: str | None = None) -> list[Path]:
     """Data files (images, volumes, DICOM) found in ``folder``, at most ``limit`` of them.
 
-    Hidden files and folders are ignored; so are files that are not data (text, JSON, checkpoints).
+    Hidden files and folders are ignored; so are files that are not data (text, JSON, checkpoints), and
+    subfolders marked with ``own_marker`` (outputs this tool wrote, e.g. one seed's run of a comparison).
 
     Args:
         folder: the folder to look into (any depth).
         limit: stop after this many hits.
+        own_marker: marker file name of this tool's output folders (None: look into every folder).
     """
     found: list[Path] = []
-    for count, path in enumerate(_walk(Path(folder))):
+    for count, path in enumerate(_walk(Path(folder), own_marker)):
         if count >= _CHECKED_FILES or len(found) >= limit:
             break
         if _data_suffix(path) or _is_dicom(path):
@@ -156,8 +160,8 @@ def check_output_dir(out: PathLike, inputs: Iterable[PathLike | None] = (), *, o
                      overwrite: bool = False, create: bool = True) -> Path:
     """Accept ``out`` as an output folder, or refuse it; then create it and mark it as ours.
 
-    Accepted: a folder that does not exist yet, one without data files, or one holding ``own_marker``
-    (this tool made it). Refused: a folder that is an input, lies inside an input folder or contains an
+    Accepted: a folder that does not exist yet, one without data files outside the subfolders this tool
+    marked as its own, or one holding ``own_marker`` (this tool made it). Refused: a folder that is an input, lies inside an input folder or contains an
     input (always, even with ``overwrite``); a folder that holds images, volumes or DICOM but no marker,
     unless ``overwrite`` is True.
 
@@ -180,7 +184,7 @@ def check_output_dir(out: PathLike, inputs: Iterable[PathLike | None] = (), *, o
     folder = check_output_path(out, inputs)
     if folder.exists() and not folder.is_dir():
         raise OutputConflict("output folder is an existing file", folder)
-    found = foreign_data(folder) if folder.is_dir() and not (folder / own_marker).exists() else []
+    found = foreign_data(folder, own_marker=own_marker) if folder.is_dir() and not (folder / own_marker).exists() else []
     if found and not overwrite:
         listing = ", ".join(str(p.relative_to(folder)) for p in found[:3]) + (" ..." if len(found) > 3 else "")
         raise OutputConflict(

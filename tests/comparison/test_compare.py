@@ -139,3 +139,21 @@ def test_ablation_end_to_end(tmp_path: Path) -> None:
     assert [r["ada_p"] for r in result["rows"] if "no ADA" in r["variant"]] == [0.0, 0.0]  # no augmentation at all
     assert len({r["kimg"] for r in result["rows"]}) == 1  # same length for every variant
     assert result["pretrain"]["kimg"] > 0 and "| ADA, transfer |" in (tmp_path / "ablation.md").read_text()
+    assert all(-1.0 <= r["rt_end"] <= 1.0 for r in result["rows"])  # r_t measured with and without ADA
+    assert all(len(r["ada_curve"]["r_t"]) == len(r["ada_curve"]["kimg"]) > 0 for r in result["rows"])
+    assert (tmp_path / "ablation_ada.png").is_file()
+
+
+@pytest.mark.slow
+def test_ablation_over_seeds_trains_the_source_once(tmp_path: Path) -> None:
+    """Two seeds of the ablation from one source model; mean ± sd table and all curves (about 3 minutes)."""
+    args = ["ablate-stylegan2", "--out", str(tmp_path), "--minutes", "0.03", "--target-count", "8", *COMMON,
+            *_repeat("--stylegan2", STYLEGAN2_TINY), "--seeds", "0", "1"]  # fmt: skip
+    assert main(args) == 0
+    summary = json.loads((tmp_path / "ablation_seeds.json").read_text())
+    assert [r["variant"] for r in summary["rows"]] == [name for name, _, _ in VARIANTS]
+    assert all(r["seeds"] == [0, 1] and len(r["fid_values"]) == 2 for r in summary["rows"])
+    assert (tmp_path / "pretrain" / "run.json").is_file() and not list(tmp_path.glob("seed_*/*pretrain"))
+    for seed in (0, 1):
+        assert json.loads((tmp_path / f"seed_{seed}" / "ablation.json").read_text())["settings"]["seed"] == seed
+    assert (tmp_path / "ablation_ada_seeds.png").is_file() and "± " in (tmp_path / "ablation_seeds.md").read_text()

@@ -70,6 +70,18 @@ def test_own_folder_is_reused_and_marked(tmp_path: Path) -> None:
     assert check_output_dir(tmp_path / "notes", []) == tmp_path / "notes"
 
 
+def test_folder_of_our_own_marked_runs_is_accepted(tmp_path: Path) -> None:
+    """A parent of our own marked output folders (e.g. one seed's comparison) holds no foreign data."""
+    seed = check_output_dir(tmp_path / "cmp" / "seed_0", [])
+    (seed / "samples").mkdir()
+    (seed / "samples" / "0.png").write_bytes(b"png")
+    assert check_output_dir(tmp_path / "cmp", []) == tmp_path / "cmp"
+    (tmp_path / "mixed" / "seed_0").mkdir(parents=True)
+    (tmp_path / "mixed" / "seed_0" / "0.png").write_bytes(b"png")  # no marker: not ours
+    with pytest.raises(OutputConflict, match="seed_0/0.png"):
+        check_output_dir(tmp_path / "mixed", [])
+
+
 def test_existing_file_as_output_folder_is_refused(tmp_path: Path) -> None:
     (tmp_path / "f").write_text("x")
     with pytest.raises(OutputConflict, match="existing file"):

@@ -1,0 +1,94 @@
+"""Comparisons over several seeds (mean ± sd) and ADA's p / r_t curves of the ablation."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from monai_synth.cli import build_parser
+from monai_synth.comparison.ablation import AblationSettings, _variant_overrides
+from monai_synth.comparison.ada_curves import ada_curve, plot_ada_curves
+from monai_synth.comparison.compare import SEED_SCORES, CompareSettings
+from monai_synth.comparison.seeds import run_over_seeds, seed_settings, seeds_markdown, summarise
+
+
+def _rows(fid_medfusion: float, fid_gan: float | None) -> list[dict]:
+    return [{"model": "medfusion", "fid": fid_medfusion, "kid_mean": 0.05, "precision": 0.5, "recall": 0.1,
+             "train_seconds": 300.0},
+            {"model": "stylegan2_ada", "fid": fid_gan, "kid_mean": 0.08, "precision": 0.4, "recall": 0.0,
+             "train_seconds": 301.0}]  # fmt: skip
+
+
+def test_summary_is_mean_and_sample_sd_over_seeds() -> None:
+    per_seed = {0: _rows(150.0, 200.0), 1: _rows(160.0, float("nan")), 2: _rows(170.0, 210.0)}
+    rows = summarise(per_seed, "model")
+    assert [r["model"] for r in rows] == ["medfusion", "stylegan2_ada"]
+    medfusion, gan = rows
+    assert medfusion["fid"] == pytest.approx(160.0) and medfusion["fid_sd"] == pytest.approx(10.0)  # n - 1
+    assert medfusion["fid_values"] == [150.0, 160.0, 170.0] and medfusion["seeds"] == [0, 1, 2]
+    assert medfusion["recall_sd"] == 0.0 and medfusion["train_seconds"] == 300.0
+    assert "fid" not in gan and gan["kid_mean"] == pytest.approx(0.08)  # a seed without a finite FID: no mean
+    text = seeds_markdown(rows, "model", SEED_SCORES)
+    assert "| medfusion | 160.0 ± 10.0 | 50.0 ± 0.0 | 0.500 ± 0.000 |" in text
+    assert "| 150.0, 160.0, 170.0 |" in text and "| stylegan2_ada | n/a | 80.0 ± 0.0 |" in text
+
+
+def test_one_seed_has_no_spread() -> None:
+    rows = summarise({3: _rows(150.0, 200.0)}, "model")
+    assert rows[0]["fid"] == 150.0 and rows[0]["fid_sd"] == 0.0
+
+
+def test_each_seed_runs_the_single_seed_command_in_its_folder(tmp_path: Path) -> None:
+    settings = CompareSettings(out=str(tmp_path / "cmp"), minutes=5.0, seed=7)
+    calls: list[CompareSettings] = []
+
+    def run_one(one: CompareSettings) -> dict:
+        calls.append(one)
+        return {"rows": _rows(100.0 + one.seed, 200.0), "title": "Medfusion vs StyleGAN2-ADA"}
+
+    result = run_over_seeds(settings, [0, 1, 2], run_one, "compare", "model", SEED_SCORES)
+    assert [(c.seed, c.out) for c in calls] == [(s, str(tmp_path / "cmp" / f"seed_{s}")) for s in (0, 1, 2)]
+    assert calls[0].minutes == 5.0 and seed_settings(settings, 4).out.endswith("seed_4")
+    assert result["rows"][0]["fid"] == pytest.approx(101.0) and result["rows"][0]["fid_sd"] == pytest.approx(1.0)
+    saved = json.loads((tmp_path / "cmp" / "compare_seeds.json").read_text())
+    assert saved["settings"]["seeds"] == [0, 1, 2] and "seed" not in saved["settings"]
+    assert saved["title"] == "Medfusion vs StyleGAN2-ADA, 3 seeds" and saved["rows"][0]["fid_values"][2] == 102.0
+    assert "| medfusion | 101.0 ± 1.0 |" in (tmp_path / "cmp" / "compare_seeds.md").read_text()
+    with pytest.raises(ValueError, match="distinct"):
+        run_over_seeds(settings, [1, 1], run_one, "compare", "model", SEED_SCORES)
+
+
+def test_cli_takes_seeds_and_a_pretrained_source() -> None:
+    args = build_parser().parse_args(["compare", "--out", "x", "--seeds", "0", "1", "2"])
+    assert args.seeds == [0, 1, 2]
+    args = build_parser().parse_args(["ablate-stylegan2", "--out", "x", "--pretrained", "src/checkpoints"])
+    assert args.pretrained == "src/checkpoints" and args.seeds is None
+
+
+def test_runs_without_ada_keep_p_at_zero_and_measure_r_t() -> None:
+    settings = AblationSettings(out="x")
+    assert _variant_overrides(False, False, Path("p"), settings) == {"augment_p": 0.0, "ada_target": None,
+                                                                     "resume_from": ""}  # fmt: skip
+    with_ada = _variant_overrides(True, True, Path("p"), settings)
+    assert with_ada["ada_target"] == 0.6 and with_ada["resume_from"] == "p"
+
+
+def test_ada_curve_reads_the_last_checkpoint_and_plots(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    (run / "checkpoints").mkdir(parents=True)
+    history = {"every": 10, "iterations": [10, 20], "values": {"kimg": [0.1, 0.2], "ada_p": [0.0, 0.01],
+                                                               "r_t": [0.3, 0.7], "loss": [1.0, 0.9]}}  # fmt: skip
+    torch.save({"history": {"every": 10, "iterations": [10], "values": {"kimg": [0.1]}}},
+               run / "checkpoints" / "stylegan2_checkpoint_10.pt")  # fmt: skip
+    torch.save({"history": history}, run / "checkpoints" / "stylegan2_checkpoint_20.pt")
+    curve = ada_curve(run)
+    assert curve == {"kimg": [0.1, 0.2], "ada_p": [0.0, 0.01], "r_t": [0.3, 0.7]}
+    assert ada_curve(tmp_path / "none") == {"kimg": [], "ada_p": [], "r_t": []}
+    path = plot_ada_curves([("ADA", curve), ("ADA", curve), ("no ADA", curve)], tmp_path / "ada.png", 0.6)
+    image = np.asarray(Image.open(path))
+    assert image.shape[0] > 100 and image.std() > 0 and not list(tmp_path.glob(".*tmp*"))
