@@ -29,9 +29,11 @@ from monai_synth.comparison.ada_curves import ada_curve, plot_ada_curves
 from monai_synth.comparison.bundle_runs import read_setting
 from monai_synth.io.bundle_configs import bundle_file
 from monai_synth.comparison.scoring import make_extractor, reference_images, score_samples
-from monai_synth.comparison.seeds import run_over_seeds
+from monai_synth.comparison.seeds import check_seeds, run_over_seeds
 from monai_synth.comparison.table import write_table
 from monai_synth.data import build_datalist
+from monai_synth.data.errors import DataError
+from monai_synth.engines.checkpoint import latest_checkpoint
 
 logger = logging.getLogger(__name__)
 
@@ -118,8 +120,9 @@ def _pretrain(settings: AblationSettings, out: Path) -> tuple[Path, dict[str, An
     """
     if settings.pretrained:
         folder = Path(settings.pretrained)
-        if not folder.is_dir():
-            raise FileNotFoundError(f"pretrained: {folder} is not a folder (a StyleGAN2-ADA run's checkpoints/)")
+        if latest_checkpoint(folder) is None:
+            raise DataError("--pretrained: no StyleGAN2-ADA checkpoint here (expected a run's checkpoints/ folder)",
+                            path=folder)  # fmt: skip
         return folder, runs.finished_run(folder.parent) or {"checkpoints": str(folder)}
     source = {"dataset_dir": settings.source or "", "split": settings.split, "image_size": settings.image_size,
               "seed": settings.seed, "device": settings.device, "phantom_count": settings.phantom_count,
@@ -166,8 +169,9 @@ def run_ablation(settings: AblationSettings) -> dict[str, Any]:
         scores = score_samples(real, samples, run_dir / "evaluation", extractor, settings.bootstrap, settings.seed)
         rows.append({**record, **scores, "variant": name, "ada": ada, "transfer": transfer, "ada_curve": curve,
                      "length": f"{record['kimg']:.3g} kimg", "samples": str(samples)})  # fmt: skip
-    title = (f"StyleGAN2-ADA ablation: {settings.target_count} images of {settings.target or 'the phantom'}, "
-             f"transfer from {settings.source or 'the phantom'}")  # fmt: skip
+    source = settings.pretrained or settings.source or "the phantom"
+    target_name = settings.target or "the phantom"
+    title = f"StyleGAN2-ADA ablation: {settings.target_count} images of {target_name}, transfer from {source}"
     plot_ada_curves([(r["variant"], r["ada_curve"]) for r in rows], out / "ablation_ada.png", settings.ada_target)
     write_table(out, "ablation", title, rows, ABLATION_COLUMNS, asdict(settings), {"pretrain": pre_record})
     return {"rows": rows, "pretrain": pre_record, "title": title}
@@ -177,9 +181,12 @@ def run_ablation_seeds(settings: AblationSettings, seeds: Sequence[int]) -> dict
     """``run_ablation`` once per seed (``<out>/seed_<n>``), all transferring from one source model.
 
     The source model is trained once, with the first seed, in ``<out>/pretrain`` (unless ``settings.pretrained``
-    names one), so the spread over seeds is that of the target runs. Writes ``ablation_seeds.json`` / ``.md``
-    (mean ± sd) and ``ablation_ada_seeds.png`` (p and r_t of every seed's runs).
+    names one), so the seeds differ in the target runs only: their target subset, calibration, initialisation
+    and noise. (So a seed folder is not the same as a single-seed run, which trains its own source model; the
+    recorded settings refuse a mix-up.) Writes ``ablation_seeds.json`` / ``.md`` (mean ± sd) and
+    ``ablation_ada_seeds.png`` (p and r_t of every seed's runs).
     """
+    check_seeds(seeds)
     out = Path(settings.out)
     out.mkdir(parents=True, exist_ok=True)
     if not settings.pretrained:

@@ -17,10 +17,18 @@ CURVE_KEYS = ("kimg", "ada_p", "r_t")
 
 
 def ada_curve(run_dir: Path) -> dict[str, list[float]]:
-    """``{"kimg", "ada_p", "r_t"}`` window means of a StyleGAN2-ADA run (``run_dir/checkpoints``); empty lists if none."""
+    """``{"kimg", "ada_p", "r_t"}`` window means of a StyleGAN2-ADA run (``run_dir/checkpoints``); empty lists if none.
+
+    ``r_t`` is empty for a run that had no ADA controller (its logged r_t is a constant placeholder, not a
+    measurement).
+    """
     path = latest_checkpoint(Path(run_dir) / "checkpoints")
-    values = load_state(path).get("history", {}).get("values", {}) if path is not None else {}
-    return {key: [float(v) for v in values.get(key, [])] for key in CURVE_KEYS}
+    state = load_state(path) if path is not None else {}
+    values = state.get("history", {}).get("values", {})
+    curve = {key: [float(v) for v in values.get(key, [])] for key in CURVE_KEYS}
+    if "ada" not in state:
+        curve["r_t"] = []
+    return curve
 
 
 def plot_ada_curves(curves: Sequence[tuple[str, dict[str, list[float]]]], path: Path, target: float | None) -> Path:

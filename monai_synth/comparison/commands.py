@@ -25,8 +25,9 @@ def _add_common(parser: argparse.ArgumentParser, minutes: float) -> None:
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: cuda when available)")
     parser.add_argument("--split", default="train", help="training split of the data source")
     parser.add_argument("--real-split", default="test", help="reference split for the metrics (the same name and default as the bundles' real_split)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of data, training and sampling")
-    parser.add_argument("--seeds", type=int, nargs="+", default=None, metavar="N",
+    seeds = parser.add_mutually_exclusive_group()
+    seeds.add_argument("--seed", type=int, default=0, help="seed of data, training and sampling")
+    seeds.add_argument("--seeds", type=int, nargs="+", default=None, metavar="N",
                         help="instead of --seed: run the command once per seed, into DIR/seed_<n>, then summarise "
                              "each score as mean ± sd over the seeds (<name>_seeds.md)")
     parser.add_argument("--phantom-count", type=int, default=512, help="phantom images when no dataset is given")

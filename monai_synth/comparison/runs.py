@@ -1,9 +1,9 @@
 """Train and sample one model of a comparison through its bundle configs; each step is skipped once done.
 
-A model's run folder holds the bundle's own outputs plus ``run.json`` (length, measured seconds), written once
-training has finished, and ``samples/`` (complete when its ``manifest.jsonl`` has one line per sample). Running
-the command again resumes an interrupted training run (the bundles resume from their checkpoints) and skips
-what is complete.
+A model's run folder holds the bundle's own outputs plus ``run.json`` (length, measured seconds, the bundle
+settings it was trained with), written once training has finished, and ``samples/`` (complete when its
+``manifest.jsonl`` has one line per sample). Running the command again resumes an interrupted training run
+(the bundles resume from their checkpoints) and skips what is complete; a finished run with other settings is refused, not reused.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from monai_synth.comparison.bundle_runs import run_bundle
+from monai_synth.data.errors import DataError
 from monai_synth.io.bundle_configs import bundle_file
 from monai_synth.engines.checkpoint import load_state
 from monai_synth.io.atomic import atomic_open
@@ -35,6 +36,26 @@ def finished_run(run_dir: Path) -> dict[str, Any] | None:
     return json.loads(path.read_text()) if path.is_file() else None
 
 
+def _as_json(settings: Mapping[str, Any]) -> dict[str, Any]:
+    return json.loads(json.dumps(dict(settings), default=str))
+
+
+def _reused(run_dir: Path, settings: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The finished run in ``run_dir`` if it was trained with ``settings``; None if unfinished.
+
+    Raises:
+        DataError: the run finished with other bundle settings (reusing it would mislabel the result). Runs
+            recorded before the settings were kept in ``run.json`` are reused as they are.
+    """
+    done = finished_run(run_dir)
+    if done is None or "settings" not in done or done["settings"] == _as_json(settings):
+        return done
+    recorded, wanted = done["settings"], _as_json(settings)
+    differ = sorted(k for k in set(recorded) | set(wanted) if recorded.get(k) != wanted.get(k))
+    raise DataError(f"a finished run with other settings ({', '.join(differ)} differ) is in the way; choose "
+                    "another --out, or delete the folder to train it again", path=run_dir)  # fmt: skip
+
+
 def train_stylegan2(run_dir: Path, overrides: Mapping[str, Any], length: Mapping[str, Any]) -> dict[str, Any]:
     """Train the StyleGAN2-ADA bundle (evaluation during training off); return ``run.json``.
 
@@ -42,15 +63,15 @@ def train_stylegan2(run_dir: Path, overrides: Mapping[str, Any], length: Mapping
         length: the run length as bundle keys: ``{"kimg": k}``, or ``{"budget_minutes": m}`` (the bundle times
             its first iterations on the real data, plans the run and stops on the clock if it runs over).
     """
-    done = finished_run(run_dir)
+    settings = {**overrides, **NO_EVALUATION, "evaluation#interval_kimg": 0, "output_dir": str(run_dir), **length}
+    done = _reused(run_dir, settings)
     if done is not None:
         return done
-    settings = {**overrides, **NO_EVALUATION, "evaluation#interval_kimg": 0, "output_dir": str(run_dir), **length}
     wall = run_bundle(bundle_file("stylegan2_ada", "train.json"), settings)
     metrics = json.loads((run_dir / "metrics.json").read_text())
     record = {"model": "stylegan2_ada", "train_seconds": metrics["train_seconds"], "wall_seconds": round(wall, 2),
               "kimg": metrics["kimg"], "iterations": metrics["iterations"], "ada_p": metrics["ada_p"],
-              "num_classes": metrics["num_classes"]}  # fmt: skip
+              "num_classes": metrics["num_classes"], "settings": _as_json(settings)}  # fmt: skip
     if "budget" in metrics:
         record["budget"] = metrics["budget"]
     write_json(record, run_dir / "run.json")
@@ -65,17 +86,17 @@ def train_medfusion(run_dir: Path, overrides: Mapping[str, Any], length: Mapping
             ``budget_minutes`` (with ``autoencoder_budget_share``): each phase then times its first iterations on
             the real data, plans its epochs and stops on the clock if it runs over.
     """
-    done = finished_run(run_dir)
+    settings = {**overrides, **NO_EVALUATION, "output_dir": str(run_dir), **length}
+    done = _reused(run_dir, settings)
     if done is not None:
         return done
-    settings = {**overrides, **NO_EVALUATION, "output_dir": str(run_dir), **length}
     wall = run_bundle(bundle_file("medfusion", "train.json"), settings)
     finals = {p: load_state(run_dir / p / "final.pt") for p in ("autoencoder", "diffusion")}
     seconds = {f"{p}_seconds": round(float(s.get("train_seconds", s.get("seconds_last_run", 0.0))), 2)
                for p, s in finals.items()}  # fmt: skip
     record = {"model": "medfusion", "train_seconds": round(sum(seconds.values()), 2), **seconds,
               "wall_seconds": round(wall, 2), **dict(length),
-              "num_classes": int(finals["diffusion"]["num_classes"])}  # fmt: skip
+              "num_classes": int(finals["diffusion"]["num_classes"]), "settings": _as_json(settings)}  # fmt: skip
     budgets = {p: s["budget"] for p, s in finals.items() if "budget" in s}
     if budgets:
         record["budget"] = budgets

@@ -1,9 +1,11 @@
 """Repeat a comparison over seeds and summarise each row's scores as mean ± standard deviation over the seeds.
 
-Seed ``n`` runs the single-seed command unchanged, with ``seed = n``, into ``<out>/seed_<n>`` (so a seed already
-run on its own, with the same settings, is picked up, not trained again). The summary, ``<name>_seeds.json`` and
-``<name>_seeds.md`` in ``<out>``, has one row per model (or ablation variant): for each score its mean, its
-sample standard deviation over the seeds (n - 1 in the denominator) and the per-seed values.
+Seed ``n`` runs the single-seed command, with ``seed = n``, into ``<out>/seed_<n>``. For ``compare`` that is
+exactly ``--seed n --out <out>/seed_<n>``, so a seed already run on its own with the same settings is picked
+up, not trained again (a finished run with other settings is refused, see ``runs``). The summary,
+``<name>_seeds.json`` and ``<name>_seeds.md`` in ``<out>``, has one row per model (or ablation variant): for
+each score its mean, its sample standard deviation over the seeds (n - 1 in the denominator) and the per-seed
+values.
 """
 
 from __future__ import annotations
@@ -24,20 +26,27 @@ HEADERS = {"fid": ("FID ↓", 1.0, "{:.1f}"), "kid_mean": ("KID ×10³ ↓", 1e3
            "rt_end": ("r_t (end)", 1.0, "{:.3f}")}  # fmt: skip
 
 
+def check_seeds(seeds: Sequence[int]) -> None:
+    """Refuse an empty list or a repeated seed (a repeat would only reuse the same run)."""
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise ValueError(f"seeds must be distinct and at least one, got {list(seeds)}")
+
+
 def seed_settings(settings: Any, seed: int) -> Any:
     """The settings of one seed's run: ``seed`` set, output in ``<out>/seed_<seed>``."""
     return dataclasses.replace(settings, seed=seed, out=str(Path(settings.out) / f"seed_{seed}"))
 
 
-def _spread(values: list[float]) -> tuple[float, float]:
+def _spread(values: list[float]) -> tuple[float, float | None]:
+    """Mean and sample standard deviation (None for a single value: no spread can be measured)."""
     mean = statistics.fmean(values)
-    return mean, statistics.stdev(values) if len(values) > 1 else 0.0
+    return mean, statistics.stdev(values) if len(values) > 1 else None
 
 
 def summarise(per_seed: Mapping[int, Sequence[Mapping[str, Any]]], key: str) -> list[dict[str, Any]]:
     """One row per ``key`` value (in the first seed's order): ``<score>``, ``<score>_sd``, ``<score>_values``.
 
-    A score is summarised only where every seed has a finite value for it.
+    A score is summarised only where every seed has a finite value for it; ``_sd`` is None for one seed.
     """
     seeds = list(per_seed)
     names = [row[key] for row in per_seed[seeds[0]]]
@@ -58,7 +67,8 @@ def _cell(row: Mapping[str, Any], score: str) -> str:
     if score not in row:
         return "n/a"
     _, scale, fmt = HEADERS[score]
-    return f"{fmt.format(row[score] * scale)} ± {fmt.format(row[f'{score}_sd'] * scale)}"
+    sd = row[f"{score}_sd"]
+    return fmt.format(row[score] * scale) + (f" ± {fmt.format(sd * scale)}" if sd is not None else "")
 
 
 def seeds_markdown(rows: Sequence[Mapping[str, Any]], key: str, scores: Sequence[str]) -> str:
@@ -80,8 +90,7 @@ def run_over_seeds(
     scores: Sequence[str],
 ) -> dict[str, Any]:
     """``run_one`` for each seed's settings, then ``<out>/<name>_seeds.json`` / ``.md``; returns the summary."""
-    if not seeds or len(set(seeds)) != len(seeds):
-        raise ValueError(f"seeds must be distinct and at least one, got {list(seeds)}")
+    check_seeds(seeds)
     results = {int(seed): run_one(seed_settings(settings, int(seed))) for seed in seeds}
     per_seed = {seed: list(result["rows"]) for seed, result in results.items()}
     rows = summarise(per_seed, key)

@@ -184,7 +184,8 @@ def check_output_dir(out: PathLike, inputs: Iterable[PathLike | None] = (), *, o
     folder = check_output_path(out, inputs)
     if folder.exists() and not folder.is_dir():
         raise OutputConflict("output folder is an existing file", folder)
-    found = foreign_data(folder, own_marker=own_marker) if folder.is_dir() and not (folder / own_marker).exists() else []
+    ours = (folder / own_marker).exists()
+    found = foreign_data(folder, own_marker=own_marker) if folder.is_dir() and not ours else []
     if found and not overwrite:
         listing = ", ".join(str(p.relative_to(folder)) for p in found[:3]) + (" ..." if len(found) > 3 else "")
         raise OutputConflict(

@@ -16,7 +16,8 @@ from monai_synth.comparison.overrides import parse_overrides
 from monai_synth.comparison.runs import class_counts
 from monai_synth.comparison.table import markdown_table, write_table
 
-STYLEGAN2_TINY = ["channel_base=128", "channel_max=16", "z_dim=8", "w_dim=8", "mapping_layers=1", "batch_size=4"]
+STYLEGAN2_TINY = ["channel_base=128", "channel_max=16", "z_dim=8", "w_dim=8", "mapping_layers=1", "batch_size=4",
+                  "log_every=2"]  # a loss-history window (ADA's p and r_t curves) every 2 iterations
 MEDFUSION_TINY = [
     "batch_size=4", "autoencoder_batch_size=4", "precision=fp32", "autoencoder_def#channels=[8,16]",
     "autoencoder_def#norm_num_groups=8", "autoencoder_def#latent_channels=2", "discriminator_def#channels=8",
@@ -139,7 +140,7 @@ def test_ablation_end_to_end(tmp_path: Path) -> None:
     assert [r["ada_p"] for r in result["rows"] if "no ADA" in r["variant"]] == [0.0, 0.0]  # no augmentation at all
     assert len({r["kimg"] for r in result["rows"]}) == 1  # same length for every variant
     assert result["pretrain"]["kimg"] > 0 and "| ADA, transfer |" in (tmp_path / "ablation.md").read_text()
-    assert all(-1.0 <= r["rt_end"] <= 1.0 for r in result["rows"])  # r_t measured with and without ADA
+    assert all(r["rt_end"] is not None and -1.0 <= r["rt_end"] <= 1.0 for r in result["rows"])  # with and without ADA
     assert all(len(r["ada_curve"]["r_t"]) == len(r["ada_curve"]["kimg"]) > 0 for r in result["rows"])
     assert (tmp_path / "ablation_ada.png").is_file()
 
@@ -157,3 +158,6 @@ def test_ablation_over_seeds_trains_the_source_once(tmp_path: Path) -> None:
     for seed in (0, 1):
         assert json.loads((tmp_path / f"seed_{seed}" / "ablation.json").read_text())["settings"]["seed"] == seed
     assert (tmp_path / "ablation_ada_seeds.png").is_file() and "± " in (tmp_path / "ablation_seeds.md").read_text()
+    records = [json.loads(p.read_text()) for p in tmp_path.glob("seed_*/*transfer/run.json")]
+    transfers = [r["settings"]["resume_from"] for r in records]
+    assert transfers == [str(tmp_path / "pretrain" / "checkpoints")] * 4

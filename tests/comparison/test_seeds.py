@@ -10,11 +10,13 @@ import pytest
 import torch
 from PIL import Image
 
-from monai_synth.cli import build_parser
+from monai_synth.cli import build_parser, main
+from monai_synth.comparison import runs
 from monai_synth.comparison.ablation import AblationSettings, _variant_overrides
 from monai_synth.comparison.ada_curves import ada_curve, plot_ada_curves
 from monai_synth.comparison.compare import SEED_SCORES, CompareSettings
 from monai_synth.comparison.seeds import run_over_seeds, seed_settings, seeds_markdown, summarise
+from monai_synth.data.errors import DataError
 
 
 def _rows(fid_medfusion: float, fid_gan: float | None) -> list[dict]:
@@ -40,7 +42,8 @@ def test_summary_is_mean_and_sample_sd_over_seeds() -> None:
 
 def test_one_seed_has_no_spread() -> None:
     rows = summarise({3: _rows(150.0, 200.0)}, "model")
-    assert rows[0]["fid"] == 150.0 and rows[0]["fid_sd"] == 0.0
+    assert rows[0]["fid"] == 150.0 and rows[0]["fid_sd"] is None  # not measured, not zero
+    assert "| medfusion | 150.0 | 50.0 | 0.500 |" in seeds_markdown(rows, "model", SEED_SCORES)
 
 
 def test_each_seed_runs_the_single_seed_command_in_its_folder(tmp_path: Path) -> None:
@@ -63,11 +66,20 @@ def test_each_seed_runs_the_single_seed_command_in_its_folder(tmp_path: Path) ->
         run_over_seeds(settings, [1, 1], run_one, "compare", "model", SEED_SCORES)
 
 
-def test_cli_takes_seeds_and_a_pretrained_source() -> None:
+def test_cli_takes_seeds_and_a_pretrained_source(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     args = build_parser().parse_args(["compare", "--out", "x", "--seeds", "0", "1", "2"])
     assert args.seeds == [0, 1, 2]
+    with pytest.raises(SystemExit):  # one or the other
+        build_parser().parse_args(["compare", "--out", "x", "--seed", "1", "--seeds", "0", "1"])
+    capsys.readouterr()  # argparse's usage message
     args = build_parser().parse_args(["ablate-stylegan2", "--out", "x", "--pretrained", "src/checkpoints"])
     assert args.pretrained == "src/checkpoints" and args.seeds is None
+    (tmp_path / "empty").mkdir()
+    out = tmp_path / "out"
+    args = ["ablate-stylegan2", "--out", str(out), "--pretrained", str(tmp_path / "empty"), "--device", "cpu"]
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and str(tmp_path / "empty") in err and "no StyleGAN2-ADA checkpoint" in err
 
 
 def test_runs_without_ada_keep_p_at_zero_and_measure_r_t() -> None:
@@ -85,10 +97,34 @@ def test_ada_curve_reads_the_last_checkpoint_and_plots(tmp_path: Path) -> None:
                                                                "r_t": [0.3, 0.7], "loss": [1.0, 0.9]}}  # fmt: skip
     torch.save({"history": {"every": 10, "iterations": [10], "values": {"kimg": [0.1]}}},
                run / "checkpoints" / "stylegan2_checkpoint_10.pt")  # fmt: skip
-    torch.save({"history": history}, run / "checkpoints" / "stylegan2_checkpoint_20.pt")
+    torch.save({"history": history, "ada": {}}, run / "checkpoints" / "stylegan2_checkpoint_20.pt")
     curve = ada_curve(run)
     assert curve == {"kimg": [0.1, 0.2], "ada_p": [0.0, 0.01], "r_t": [0.3, 0.7]}
     assert ada_curve(tmp_path / "none") == {"kimg": [], "ada_p": [], "r_t": []}
     path = plot_ada_curves([("ADA", curve), ("ADA", curve), ("no ADA", curve)], tmp_path / "ada.png", 0.6)
     image = np.asarray(Image.open(path))
     assert image.shape[0] > 100 and image.std() > 0 and not list(tmp_path.glob(".*tmp*"))
+
+
+def test_a_finished_run_is_reused_only_with_its_own_settings(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    run.mkdir()
+    settings = {"seed": 0, "resume_from": "a/checkpoints", "evaluation#interval": 0, "evaluation#interval_kimg": 0,
+                "output_dir": str(run), "kimg": 1.5}  # fmt: skip
+    (run / "run.json").write_text(json.dumps({"model": "stylegan2_ada", "kimg": 1.5, "settings": settings}))
+    same = runs.train_stylegan2(run, {"seed": 0, "resume_from": "a/checkpoints"}, {"kimg": 1.5})
+    assert same["kimg"] == 1.5  # reused, not trained
+    with pytest.raises(DataError, match="resume_from differ") as err:
+        runs.train_stylegan2(run, {"seed": 0, "resume_from": "b/checkpoints"}, {"kimg": 1.5})
+    assert str(run) in str(err.value)
+    (run / "run.json").write_text(json.dumps({"model": "stylegan2_ada", "kimg": 1.5}))  # recorded before settings
+    assert runs.train_stylegan2(run, {"seed": 5}, {"kimg": 9})["kimg"] == 1.5
+
+
+def test_r_t_of_a_run_without_an_ada_controller_is_not_reported(tmp_path: Path) -> None:
+    (tmp_path / "checkpoints").mkdir()
+    history = {"values": {"kimg": [0.1], "ada_p": [0.0], "r_t": [0.0]}}  # the placeholder a run without ADA logs
+    torch.save({"history": history}, tmp_path / "checkpoints" / "stylegan2_checkpoint_10.pt")
+    assert ada_curve(tmp_path)["r_t"] == []
+    torch.save({"history": history, "ada": {}}, tmp_path / "checkpoints" / "stylegan2_checkpoint_20.pt")
+    assert ada_curve(tmp_path)["r_t"] == [0.0]
