@@ -128,7 +128,7 @@ def _pretrain(settings: AblationSettings, out: Path) -> tuple[Path, dict[str, An
               "seed": settings.seed, "device": settings.device, "phantom_count": settings.phantom_count,
               **settings.stylegan2, **_ada_overrides(settings)}  # fmt: skip
     kimg = _kimg(out / "calibration" / "pretrain", source, settings.pretrain_minutes or settings.minutes)
-    record = runs.train_stylegan2(out / "pretrain", source, kimg)
+    record = runs.train_stylegan2(out / "pretrain", source, {"kimg": kimg})
     return out / "pretrain" / "checkpoints", record
 
 
@@ -161,7 +161,7 @@ def run_ablation(settings: AblationSettings) -> dict[str, Any]:
     for index, (name, ada, transfer) in enumerate(VARIANTS):
         run_dir = out / f"variant{index}_{'ada' if ada else 'noada'}_{'transfer' if transfer else 'scratch'}"
         variant = _variant_overrides(ada, transfer, pretrained, settings)
-        record = runs.train_stylegan2(run_dir, {**target, **variant}, kimg)
+        record = runs.train_stylegan2(run_dir, {**target, **variant}, {"kimg": kimg})
         curve = ada_curve(run_dir)
         record["rt_end"] = curve["r_t"][-1] if curve["r_t"] else None
         sample = {"device": settings.device, "seed": settings.seed, **settings.stylegan2_sample}
