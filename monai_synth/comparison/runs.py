@@ -113,17 +113,24 @@ def _complete(samples_dir: Path, num_samples: int) -> bool:
     return manifest.is_file() and len(manifest.read_text().splitlines()) == num_samples
 
 
-def _timed_fresh(samples_dir: Path, num_samples: int, write: Any) -> float:
-    """Run ``write()`` into an emptied ``samples_dir`` unless it is complete; seconds taken (0 if skipped)."""
+def _timed_fresh(samples_dir: Path, num_samples: int, write: Any) -> float | None:
+    """Run ``write()`` into an emptied ``samples_dir`` unless it is complete; the seconds sampling took.
+
+    The seconds are kept beside the samples (``<samples_dir>.seconds.json``), so a rerun that skips the
+    sampling reports them again (None for samples written before they were kept).
+    """
+    timing = samples_dir.with_name(f"{samples_dir.name}.seconds.json")
     if _complete(samples_dir, num_samples):
-        return 0.0
+        return json.loads(timing.read_text())["seconds"] if timing.is_file() else None
     shutil.rmtree(samples_dir, ignore_errors=True)
     start = time.perf_counter()
     write()
-    return round(time.perf_counter() - start, 2)
+    seconds = round(time.perf_counter() - start, 2)
+    write_json({"seconds": seconds}, timing)
+    return seconds
 
 
-def sample_stylegan2(run_dir: Path, num_samples: int, overrides: Mapping[str, Any]) -> tuple[Path, float]:
+def sample_stylegan2(run_dir: Path, num_samples: int, overrides: Mapping[str, Any]) -> tuple[Path, float | None]:
     """``num_samples`` images from ``sample.json``, classes cycling (balanced); the folder and the seconds taken."""
     samples = run_dir / "samples"
     settings = {"checkpoint_dir": str(run_dir / "checkpoints"), "output_dir": str(samples),
@@ -141,7 +148,7 @@ def class_counts(num_samples: int, num_classes: int) -> list[int]:
 
 def sample_medfusion(
     run_dir: Path, num_samples: int, num_classes: int, overrides: Mapping[str, Any]
-) -> tuple[Path, float]:
+) -> tuple[Path, float | None]:
     """Balanced samples from ``sample.json``, one call per class with its own seeds; folder and seconds."""
     samples = run_dir / "samples"
     seed = int(overrides.get("seed", 0))

@@ -117,6 +117,8 @@ def test_compare_smoke_without_inception(tmp_path: Path, monkeypatch: pytest.Mon
     stamps = {p: p.stat().st_mtime_ns for p in out.glob("*/run.json")}
     assert len(stamps) == 2 and main(compare_args(out)) == 0  # finished runs are not trained again
     assert stamps == {p: p.stat().st_mtime_ns for p in stamps}
+    rerun = {r["model"]: r for r in json.loads((out / "compare.json").read_text())["rows"]}
+    assert all(rerun[m]["sample_seconds"] == rows[m]["sample_seconds"] > 0 for m in rows)  # skipped, still reported
 
 
 @pytest.mark.slow
