@@ -44,6 +44,14 @@ VARIANTS = (("no ADA, from scratch", False, False), ("ADA, from scratch", True, 
             ("no ADA, transfer", False, True), ("ADA, transfer", True, True))  # fmt: skip
 
 
+def variant_key(ada: bool, transfer: bool) -> str:
+    """Short name of a variant, as in its run folder and ``--variants``: e.g. ``noada_scratch``."""
+    return f"{'ada' if ada else 'noada'}_{'transfer' if transfer else 'scratch'}"
+
+
+VARIANT_KEYS = tuple(variant_key(ada, transfer) for _, ada, transfer in VARIANTS)
+
+
 @dataclass
 class AblationSettings:
     """What ``monai-synth ablate-stylegan2`` was asked to do (see its ``--help``)."""
@@ -64,6 +72,7 @@ class AblationSettings:
     ada_target: float = 0.6
     ada_kimg: float = 20.0
     pretrained: str = ""
+    variants: tuple[str, ...] = ()
     bootstrap: int = 50
     stylegan2: dict[str, Any] = field(default_factory=dict)
     stylegan2_sample: dict[str, Any] = field(default_factory=dict)
@@ -147,19 +156,31 @@ def _kimg(workdir: Path, overrides: dict[str, Any], minutes: float) -> float:
     return float(planned["kimg"])
 
 
+def _chosen_variants(settings: AblationSettings) -> list[tuple[str, bool, bool, str]]:
+    """``(name, ada, transfer, run folder)`` of the variants to run: ``settings.variants``, or all four."""
+    unknown = sorted(set(settings.variants) - set(VARIANT_KEYS))
+    if unknown:
+        raise ValueError(f"unknown variants {unknown}; choose from {list(VARIANT_KEYS)}")
+    return [(name, ada, transfer, f"variant{i}_{variant_key(ada, transfer)}")
+            for i, (name, ada, transfer) in enumerate(VARIANTS)
+            if not settings.variants or variant_key(ada, transfer) in settings.variants]  # fmt: skip
+
+
 def run_ablation(settings: AblationSettings) -> dict[str, Any]:
     """Pretrain, train the four variants, sample, score; write ``ablation.json`` / ``ablation.md``."""
     out = Path(settings.out)
     out.mkdir(parents=True, exist_ok=True)
-    pretrained, pre_record = _pretrain(settings, out)
+    chosen = _chosen_variants(settings)
+    transfers = any(transfer for _, _, transfer, _ in chosen)
+    pretrained, pre_record = _pretrain(settings, out) if transfers else (Path(), None)
     target = {**target_data(settings, out), **settings.stylegan2}
     kimg = _kimg(out / "calibration" / "target", {**target, **_ada_overrides(settings)}, settings.minutes)
     real = reference_images(settings.target, settings.image_size, 1, settings.real_split, settings.phantom_count,
                             settings.seed)  # fmt: skip
     extractor = make_extractor(settings.device)
     rows = []
-    for index, (name, ada, transfer) in enumerate(VARIANTS):
-        run_dir = out / f"variant{index}_{'ada' if ada else 'noada'}_{'transfer' if transfer else 'scratch'}"
+    for name, ada, transfer, run_name in chosen:
+        run_dir = out / run_name
         variant = _variant_overrides(ada, transfer, pretrained, settings)
         record = runs.train_stylegan2(run_dir, {**target, **variant}, {"kimg": kimg})
         curve = ada_curve(run_dir)
@@ -171,7 +192,8 @@ def run_ablation(settings: AblationSettings) -> dict[str, Any]:
                      "length": f"{record['kimg']:.3g} kimg", "samples": str(samples)})  # fmt: skip
     source = settings.pretrained or settings.source or "the phantom"
     target_name = settings.target or "the phantom"
-    title = f"StyleGAN2-ADA ablation: {settings.target_count} images of {target_name}, transfer from {source}"
+    title = f"StyleGAN2-ADA ablation: {settings.target_count} images of {target_name}"
+    title += f", transfer from {source}" if transfers else ", from scratch"
     plot_ada_curves([(r["variant"], r["ada_curve"]) for r in rows], out / "ablation_ada.png", settings.ada_target)
     write_table(out, "ablation", title, rows, ABLATION_COLUMNS, asdict(settings), {"pretrain": pre_record})
     return {"rows": rows, "pretrain": pre_record, "title": title}
@@ -189,7 +211,7 @@ def run_ablation_seeds(settings: AblationSettings, seeds: Sequence[int]) -> dict
     check_seeds(seeds)
     out = Path(settings.out)
     out.mkdir(parents=True, exist_ok=True)
-    if not settings.pretrained:
+    if not settings.pretrained and any(transfer for _, _, transfer, _ in _chosen_variants(settings)):
         pretrained, _ = _pretrain(replace(settings, seed=int(seeds[0])), out)
         settings = replace(settings, pretrained=str(pretrained))
     result = run_over_seeds(settings, seeds, run_ablation, "ablation", "variant", SEED_SCORES)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from monai_synth.comparison.ablation import AblationSettings, run_ablation, run_ablation_seeds
+from monai_synth.comparison.ablation import VARIANT_KEYS, AblationSettings, run_ablation, run_ablation_seeds
 from monai_synth.comparison.compare import CompareSettings, run_compare, run_compare_seeds
 from monai_synth.comparison.overrides import parse_overrides
 from monai_synth.io.output_guard import check_output_dir
@@ -68,6 +68,9 @@ def add_comparison_commands(subparsers: argparse._SubParsersAction) -> None:
     ablate.add_argument("--ada-target", type=float, default=0.6, help="ADA's target r_t in the ADA variants")
     ablate.add_argument("--ada-kimg", type=float, default=20.0,
                         help="kimg for ADA's p to go from 0 to 1 (20 suits short runs; the paper used 500)")
+    ablate.add_argument("--variants", nargs="+", choices=VARIANT_KEYS, default=None, metavar="VARIANT",
+                        help=f"run only these variants (default: all four: {', '.join(VARIANT_KEYS)}); without a "
+                             "transfer variant no source model is trained")
     ablate.add_argument("--pretrained", default="", metavar="DIR",
                         help="checkpoints/ folder of a source StyleGAN2-ADA run to transfer from, instead of "
                              "pretraining one (--source and --pretrain-minutes are then unused)")
@@ -108,7 +111,7 @@ def _run_ablation(args: argparse.Namespace) -> int:
     settings = AblationSettings(
         source=args.source, target=args.target, target_count=args.target_count,
         pretrain_minutes=args.pretrain_minutes, ada_target=args.ada_target, ada_kimg=args.ada_kimg,
-        pretrained=args.pretrained, **_common_settings(args),
+        pretrained=args.pretrained, variants=tuple(args.variants or ()), **_common_settings(args),
     )  # fmt: skip
 
     check_output_dir(args.out, [args.source, args.target, args.pretrained])

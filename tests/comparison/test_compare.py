@@ -163,3 +163,15 @@ def test_ablation_over_seeds_trains_the_source_once(tmp_path: Path) -> None:
     records = [json.loads(p.read_text()) for p in tmp_path.glob("seed_*/*transfer/run.json")]
     transfers = [r["settings"]["resume_from"] for r in records]
     assert transfers == [str(tmp_path / "pretrain" / "checkpoints")] * 4
+
+
+@pytest.mark.slow
+def test_ablation_of_the_scratch_variants_trains_no_source(tmp_path: Path) -> None:
+    """``--variants noada_scratch ada_scratch``: two runs, no source model (about a minute)."""
+    args = ["ablate-stylegan2", "--out", str(tmp_path), "--minutes", "0.03", "--target-count", "8", *COMMON,
+            *_repeat("--stylegan2", STYLEGAN2_TINY), "--variants", "noada_scratch", "ada_scratch"]  # fmt: skip
+    assert main(args) == 0
+    result = json.loads((tmp_path / "ablation.json").read_text())
+    _check_rows(result["rows"], "variant", ["no ADA, from scratch", "ADA, from scratch"])
+    assert result["pretrain"] is None and not (tmp_path / "pretrain").exists()
+    assert result["title"].endswith("from scratch")

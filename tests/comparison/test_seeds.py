@@ -12,7 +12,7 @@ from PIL import Image
 
 from monai_synth.cli import build_parser, main
 from monai_synth.comparison import runs
-from monai_synth.comparison.ablation import AblationSettings, _variant_overrides
+from monai_synth.comparison.ablation import VARIANT_KEYS, AblationSettings, _chosen_variants, _variant_overrides
 from monai_synth.comparison.ada_curves import ada_curve, plot_ada_curves
 from monai_synth.comparison.compare import SEED_SCORES, CompareSettings
 from monai_synth.comparison.seeds import run_over_seeds, seed_settings, seeds_markdown, summarise
@@ -80,6 +80,18 @@ def test_cli_takes_seeds_and_a_pretrained_source(tmp_path: Path, capsys: pytest.
     assert main(args) == 1
     err = capsys.readouterr().err
     assert err.startswith("error: ") and str(tmp_path / "empty") in err and "no StyleGAN2-ADA checkpoint" in err
+
+
+def test_a_subset_of_the_variants_can_be_run() -> None:
+    assert VARIANT_KEYS == ("noada_scratch", "ada_scratch", "noada_transfer", "ada_transfer")
+    chosen = _chosen_variants(AblationSettings(out="x", variants=("ada_scratch", "noada_scratch")))
+    assert chosen == [("no ADA, from scratch", False, False, "variant0_noada_scratch"),
+                      ("ADA, from scratch", True, False, "variant1_ada_scratch")]  # fmt: skip
+    assert len(_chosen_variants(AblationSettings(out="x"))) == 4
+    with pytest.raises(ValueError, match="unknown variants"):
+        _chosen_variants(AblationSettings(out="x", variants=("ada",)))
+    args = build_parser().parse_args(["ablate-stylegan2", "--out", "x", "--variants", "noada_scratch", "ada_scratch"])
+    assert args.variants == ["noada_scratch", "ada_scratch"]
 
 
 def test_runs_without_ada_keep_p_at_zero_and_measure_r_t() -> None:
