@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from monai_synth.engines.checkpoint import latest_checkpoint, load_state
+from monai_synth.engines.figures import save_figure
 
 CURVE_KEYS = ("kimg", "ada_p", "r_t")
 
@@ -54,9 +55,4 @@ def plot_ada_curves(curves: Sequence[tuple[str, dict[str, list[float]]]], path: 
         ax.set_title(title)
         ax.grid(alpha=0.3)
     axes[1].legend(fontsize=8)
-    fig.tight_layout()
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=100)
-    plt.close(fig)
-    tmp.replace(path)
-    return path
+    return save_figure(fig, path)

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-__all__ = ["to_uint8", "save_grid", "plot_losses"]
+__all__ = ["to_uint8", "save_grid", "plot_losses", "save_figure"]
 
 
 def to_uint8(images: torch.Tensor) -> np.ndarray:
@@ -54,6 +54,13 @@ def plot_losses(histories: dict[str, dict], path: Path) -> Path | None:
         ax.set_xlabel("iteration")
         ax.set_yscale("log")
         ax.legend(fontsize=8)
+    return save_figure(fig, path)
+
+
+def save_figure(fig, path: Path) -> Path:
+    """Lay out a matplotlib figure and write it to ``path`` as PNG through a temporary file; close it."""
+    import matplotlib.pyplot as plt
+
     fig.tight_layout()
     tmp = path.with_name(f".{path.name}.tmp.png")
     fig.savefig(tmp, dpi=100)
