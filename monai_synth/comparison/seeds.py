@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from monai_synth.comparison.table import write_markdown
+from monai_synth.data.errors import DataError
 
 SUMMARY_KEYS = ("fid", "kid_mean", "precision", "recall", "train_seconds", "ada_p", "rt_end")
 HEADERS = {"fid": ("FID ↓", 1.0, "{:.1f}"), "kid_mean": ("KID ×10³ ↓", 1e3, "{:.1f}"),
@@ -29,7 +30,7 @@ HEADERS = {"fid": ("FID ↓", 1.0, "{:.1f}"), "kid_mean": ("KID ×10³ ↓", 1e3
 def check_seeds(seeds: Sequence[int]) -> None:
     """Refuse an empty list or a repeated seed (a repeat would only reuse the same run)."""
     if not seeds or len(set(seeds)) != len(seeds):
-        raise ValueError(f"seeds must be distinct and at least one, got {list(seeds)}")
+        raise DataError(f"--seeds must be distinct and at least one, got {list(seeds)}")
 
 
 def seed_settings(settings: Any, seed: int) -> Any:

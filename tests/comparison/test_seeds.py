@@ -62,7 +62,7 @@ def test_each_seed_runs_the_single_seed_command_in_its_folder(tmp_path: Path) ->
     assert saved["settings"]["seeds"] == [0, 1, 2] and "seed" not in saved["settings"]
     assert saved["title"] == "Medfusion vs StyleGAN2-ADA, 3 seeds" and saved["rows"][0]["fid_values"][2] == 102.0
     assert "| medfusion | 101.0 ± 1.0 |" in (tmp_path / "cmp" / "compare_seeds.md").read_text()
-    with pytest.raises(ValueError, match="distinct"):
+    with pytest.raises(DataError, match="distinct"):  # the CLI prints it as an error: line
         run_over_seeds(settings, [1, 1], run_one, "compare", "model", SEED_SCORES)
 
 
