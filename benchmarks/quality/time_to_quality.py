@@ -16,7 +16,8 @@ Recipes (:data:`RECIPES`):
   only setting that gave usable images with epsilon prediction) and the earlier guidance scale 2, with the bundle's earlier speed settings
   (fp32 on CPU, bf16 on CUDA; channels-last everywhere). The autoencoder's precision follows ``precision`` as in
   ``new`` (the earlier release's bf16 everywhere was a speed bug, 27x slower on CPUs that emulate bf16, not
-  part of the recipe) and whole images in the autoencoder phase (``autoencoder_crop`` unset);
+  part of the recipe), whole images in the autoencoder phase (``autoencoder_crop`` unset) and the earlier 4 latent
+  channels;
 - ``flow``: rectified flow, the preset ``configs/presets/rectified_flow.json`` (velocity prediction,
   logit-normal training times as SD3 and MAISI), sampled by Euler with the bundle's steps and guidance. (Until
   the preset, the recipe drew training times uniformly: the 10-minute figures of the bundle docs say which.)
@@ -115,7 +116,7 @@ RECIPES: dict[str, dict[str, Any]] = {
     "old": {"prediction": "epsilon", "sample#steps": 50, "sample#eta": 1.0, "sample#guidance_scale": 2.0,
             "evaluation#steps": 50, "evaluation#eta": 1.0, "evaluation#guidance_scale": 2.0,
             "precision": "$'bf16' if torch.cuda.is_available() else 'fp32'", "channels_last": True,
-            "autoencoder_crop": "$None"},
+            "autoencoder_crop": "$None", "autoencoder_def#latent_channels": 4},
     "flow": {PRESET: "rectified_flow"},
     "edm": {PRESET: "edm"},
     "minsnr": {"diffusion_step#min_snr_gamma": 5.0},
