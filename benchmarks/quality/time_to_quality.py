@@ -16,8 +16,8 @@ Recipes (:data:`RECIPES`):
   only setting that gave usable images with epsilon prediction) and the earlier guidance scale 2, with the bundle's earlier speed settings
   (fp32 on CPU, bf16 on CUDA; channels-last everywhere). The autoencoder's precision follows ``precision`` as in
   ``new`` (the earlier release's bf16 everywhere was a speed bug, 27x slower on CPUs that emulate bf16, not
-  part of the recipe), whole images in the autoencoder phase (``autoencoder_crop`` unset) and the earlier 4 latent
-  channels;
+  part of the recipe), whole images in the autoencoder phase (``autoencoder_crop`` unset) and 4 latent
+  channels (pinned, as when the recipes were first compared);
 - ``flow``: rectified flow, the preset ``configs/presets/rectified_flow.json`` (velocity prediction,
   logit-normal training times as SD3 and MAISI), sampled by Euler with the bundle's steps and guidance. (Until
   the preset, the recipe drew training times uniformly: the 10-minute figures of the bundle docs say which.)
